@@ -1,0 +1,224 @@
+/*
+ * Hypertrace PCI device: guest code emits QEMU trace events
+ *
+ * BAR 0 (config) is read-only and describes the layout, BAR 2 (data) is
+ * RAM holding one argument slot per client, BAR 4 (control) is MMIO: an
+ * aligned 8-byte write to a client's register fires guest_hypertrace.
+ * docs/specs/hypertrace.rst is the guest ABI.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qapi/error.h"
+#include "hw/core/cpu.h"
+#include "hw/pci/pci_device.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "hypertrace/hypertrace.h"
+
+#define TYPE_HYPERTRACE "hypertrace"
+OBJECT_DECLARE_SIMPLE_TYPE(HypertraceState, HYPERTRACE)
+
+#define HYPERTRACE_DEFAULT_CLIENTS 16
+
+QEMU_BUILD_BUG_ON(PCI_DEVICE_ID_HYPERTRACE != HYPERTRACE_PCI_DEVICE_ID);
+QEMU_BUILD_BUG_ON(PCI_VENDOR_ID_REDHAT_QUMRANET != HYPERTRACE_PCI_VENDOR_ID);
+
+struct HypertraceState {
+    PCIDevice parent_obj;
+
+    uint32_t max_clients;
+    HypertraceLayout layout;
+    uint8_t config[HYPERTRACE_CFG_SIZE];
+    uint8_t *data_ptr;
+    MemoryRegion config_bar;
+    MemoryRegion data_bar;
+    MemoryRegion ctrl_bar;
+};
+
+static uint64_t hypertrace_config_read(void *opaque, hwaddr addr,
+                                       unsigned size)
+{
+    HypertraceState *s = opaque;
+
+    if (addr + size > HYPERTRACE_CFG_SIZE) {
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: read of %u bytes at 0x%" HWADDR_PRIx
+                      " crosses the end of the config BAR\n",
+                      __func__, size, addr);
+        return 0;
+    }
+    return ldn_le_p(s->config + addr, size);
+}
+
+static void hypertrace_config_write(void *opaque, hwaddr addr, uint64_t val,
+                                    unsigned size)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: the config BAR is read-only"
+                  " (write of %u bytes at 0x%" HWADDR_PRIx " ignored)\n",
+                  __func__, size, addr);
+}
+
+static const MemoryRegionOps hypertrace_config_ops = {
+    .read = hypertrace_config_read,
+    .write = hypertrace_config_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+};
+
+static uint64_t hypertrace_ctrl_read(void *opaque, hwaddr addr, unsigned size)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: the control BAR is write-only"
+                  " (read of %u bytes at 0x%" HWADDR_PRIx " returns 0)\n",
+                  __func__, size, addr);
+    return 0;
+}
+
+/*
+ * The event path: no device state is written here, only the client's data
+ * slot is read.
+ */
+static void hypertrace_ctrl_write(void *opaque, hwaddr addr, uint64_t val,
+                                  unsigned size)
+{
+    HypertraceState *s = opaque;
+    uint64_t client = addr / s->layout.stride;
+
+    if (size != 8 || addr % s->layout.stride != 0 ||
+        client >= s->layout.max_clients) {
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: write of %u bytes at 0x%"
+                      HWADDR_PRIx " ignored: events take an 8-byte write at"
+                      " offset client * 0x%" PRIx64 ", client < %" PRIu64 "\n",
+                      __func__, size, addr, s->layout.stride,
+                      s->layout.max_clients);
+        return;
+    }
+    hypertrace_emit(current_cpu ? current_cpu->cpu_index : -1, val,
+                    s->data_ptr + client * s->layout.stride);
+}
+
+static const MemoryRegionOps hypertrace_ctrl_ops = {
+    .read = hypertrace_ctrl_read,
+    .write = hypertrace_ctrl_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+};
+
+static void hypertrace_realize(PCIDevice *pdev, Error **errp)
+{
+    HypertraceState *s = HYPERTRACE(pdev);
+
+    if (!hypertrace_layout_init(&s->layout, s->max_clients,
+                                HYPERTRACE_PCI_STRIDE, true, errp)) {
+        return;
+    }
+    s->layout.data_bar = HYPERTRACE_PCI_DATA_BAR;
+    s->layout.ctrl_bar = HYPERTRACE_PCI_CTRL_BAR;
+    hypertrace_config_fill(&s->layout, s->config);
+
+    if (!memory_region_init_ram(&s->data_bar, OBJECT(s), "hypertrace.data",
+                                s->layout.data_size, errp)) {
+        return;
+    }
+    s->data_ptr = memory_region_get_ram_ptr(&s->data_bar);
+    memset(s->data_ptr, 0, s->layout.data_size);
+
+    memory_region_init_io(&s->config_bar, OBJECT(s), &hypertrace_config_ops,
+                          s, "hypertrace.config", HYPERTRACE_CFG_SIZE);
+    memory_region_init_io(&s->ctrl_bar, OBJECT(s), &hypertrace_ctrl_ops, s,
+                          "hypertrace.control", s->layout.ctrl_size);
+
+    pci_register_bar(pdev, HYPERTRACE_PCI_CFG_BAR,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY, &s->config_bar);
+    pci_register_bar(pdev, HYPERTRACE_PCI_DATA_BAR,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->data_bar);
+    pci_register_bar(pdev, HYPERTRACE_PCI_CTRL_BAR,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->ctrl_bar);
+}
+
+static void hypertrace_exit(PCIDevice *pdev)
+{
+    HypertraceState *s = HYPERTRACE(pdev);
+
+    vmstate_unregister_ram(&s->data_bar, DEVICE(pdev));
+}
+
+/* Reset clears every data slot; the config and control BARs have no state */
+static void hypertrace_reset_hold(Object *obj, ResetType type)
+{
+    HypertraceState *s = HYPERTRACE(obj);
+
+    memset(s->data_ptr, 0, s->layout.data_size);
+}
+
+static const Property hypertrace_properties[] = {
+    DEFINE_PROP_UINT32("max-clients", HypertraceState, max_clients,
+                       HYPERTRACE_DEFAULT_CLIENTS),
+};
+
+static const VMStateDescription vmstate_hypertrace = {
+    .name = TYPE_HYPERTRACE,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, HypertraceState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static void hypertrace_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    k->realize = hypertrace_realize;
+    k->exit = hypertrace_exit;
+    k->vendor_id = PCI_VENDOR_ID_REDHAT_QUMRANET;
+    k->device_id = PCI_DEVICE_ID_HYPERTRACE;
+    k->revision = HYPERTRACE_VERSION;
+    k->class_id = PCI_CLASS_SYSTEM_OTHER;
+    dc->desc = "Hypertrace channel: guest-emitted trace events";
+    dc->vmsd = &vmstate_hypertrace;
+    rc->phases.hold = hypertrace_reset_hold;
+    device_class_set_props(dc, hypertrace_properties);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo hypertrace_types[] = {
+    {
+        .name          = TYPE_HYPERTRACE,
+        .parent        = TYPE_PCI_DEVICE,
+        .instance_size = sizeof(HypertraceState),
+        .class_init    = hypertrace_class_init,
+        .interfaces    = (InterfaceInfo[]) {
+            { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+            { }
+        },
+    },
+};
+
+DEFINE_TYPES(hypertrace_types)

@@ -1,0 +1,90 @@
+/*
+ * Hypertrace: channel layout and event emission shared by the PCI device
+ * and linux-user
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/host-utils.h"
+#include "qapi/error.h"
+#include "hypertrace/hypertrace.h"
+#include "trace/trace-hypertrace.h"
+
+QEMU_BUILD_BUG_ON(CONFIG_HYPERTRACE_ARGS < 1 ||
+                  CONFIG_HYPERTRACE_ARGS > HYPERTRACE_MAX_ARGS);
+QEMU_BUILD_BUG_ON(HYPERTRACE_CFG_WORDS * 8 > HYPERTRACE_CFG_SIZE);
+
+bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
+                            uint64_t stride, bool pow2, Error **errp)
+{
+    uint64_t size;
+
+    if (max_clients == 0 || max_clients > HYPERTRACE_MAX_CLIENTS) {
+        error_setg(errp, "hypertrace: max-clients must be between 1 and %d"
+                   " (got %" PRIu64 ")", HYPERTRACE_MAX_CLIENTS, max_clients);
+        return false;
+    }
+    assert(is_power_of_2(stride));
+
+    size = max_clients * stride;
+    if (pow2) {
+        size = pow2ceil(size);
+    }
+    layout->max_clients = max_clients;
+    layout->stride = stride;
+    layout->data_size = size;
+    layout->ctrl_size = size;
+    layout->data_bar = 0;
+    layout->ctrl_bar = 0;
+    return true;
+}
+
+void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)
+{
+    memset(buf, 0, HYPERTRACE_CFG_SIZE);
+    stq_le_p(buf + HYPERTRACE_CFG_MAGIC, HYPERTRACE_MAGIC);
+    stq_le_p(buf + HYPERTRACE_CFG_VERSION, HYPERTRACE_VERSION);
+    stq_le_p(buf + HYPERTRACE_CFG_MAX_CLIENTS, layout->max_clients);
+    stq_le_p(buf + HYPERTRACE_CFG_NUM_ARGS, CONFIG_HYPERTRACE_ARGS);
+    stq_le_p(buf + HYPERTRACE_CFG_DATA_STRIDE, layout->stride);
+    stq_le_p(buf + HYPERTRACE_CFG_CTRL_STRIDE, layout->stride);
+    stq_le_p(buf + HYPERTRACE_CFG_DATA_SIZE, layout->data_size);
+    stq_le_p(buf + HYPERTRACE_CFG_CTRL_SIZE, layout->ctrl_size);
+    stq_le_p(buf + HYPERTRACE_CFG_DATA_BAR, layout->data_bar);
+    stq_le_p(buf + HYPERTRACE_CFG_CTRL_BAR, layout->ctrl_bar);
+}
+
+/* Argument i (0-based) of the data slot: event argument i + 2 */
+#define SLOT(i) ldq_le_p(slot + 8 * (i))
+
+void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
+{
+    if (!trace_event_get_state_backends(TRACE_GUEST_HYPERTRACE)) {
+        return;
+    }
+#if CONFIG_HYPERTRACE_ARGS == 1
+    trace_guest_hypertrace(cpu, arg1);
+#elif CONFIG_HYPERTRACE_ARGS == 2
+    trace_guest_hypertrace(cpu, arg1, SLOT(0));
+#elif CONFIG_HYPERTRACE_ARGS == 3
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1));
+#elif CONFIG_HYPERTRACE_ARGS == 4
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2));
+#elif CONFIG_HYPERTRACE_ARGS == 5
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3));
+#elif CONFIG_HYPERTRACE_ARGS == 6
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
+                           SLOT(4));
+#elif CONFIG_HYPERTRACE_ARGS == 7
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
+                           SLOT(4), SLOT(5));
+#elif CONFIG_HYPERTRACE_ARGS == 8
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
+                           SLOT(4), SLOT(5), SLOT(6));
+#else
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
+                           SLOT(4), SLOT(5), SLOT(6), SLOT(7));
+#endif
+}

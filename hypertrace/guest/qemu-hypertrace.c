@@ -1,0 +1,419 @@
+/*
+ * Hypertrace guest support library
+ *
+ * Built once per QEMU target, with QEMU_HYPERTRACE_SYSTEM (the channels are
+ * the BARs of the hypertrace PCI device, mapped through sysfs) or
+ * QEMU_HYPERTRACE_USER (the channels are the files that qemu-<arch>
+ * -hypertrace creates).  The layout is in include/hypertrace/abi.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "qemu-hypertrace.h"
+#include "hypertrace/abi.h"
+
+#if !defined(QEMU_HYPERTRACE_SYSTEM) && !defined(QEMU_HYPERTRACE_USER)
+#error "build with -DQEMU_HYPERTRACE_SYSTEM or -DQEMU_HYPERTRACE_USER"
+#endif
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+/*
+ * Channels are little-endian.  On a big-endian guest the data slots handed
+ * to the program are private native-order copies, converted into the
+ * channel by qemu_hypertrace(), so the program never sees swapped data.
+ */
+#define HT_SHADOW 1
+#endif
+
+struct ht_map {
+    void *addr;
+    size_t size;
+};
+
+static pthread_mutex_t ht_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    /* Written last by init (release), read first by the event path. */
+    uint64_t max_clients;
+    uint64_t num_args;
+    uint64_t data_stride;
+    uint64_t ctrl_stride;
+    struct ht_map config;
+    struct ht_map data;
+    struct ht_map ctrl;
+#ifdef HT_SHADOW
+    uint64_t *shadow;
+#endif
+} ht;
+
+static uint64_t cfg_word(const struct ht_map *config, unsigned offset)
+{
+    return le64toh(*(const volatile uint64_t *)
+                   ((const char *)config->addr + offset));
+}
+
+/* mmap @size bytes of @path; the fd is closed again, errno kept on error */
+static int map_path(const char *path, size_t size, bool writable,
+                    struct ht_map *map)
+{
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    int saved;
+    void *addr;
+
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            errno = ENODEV;
+        }
+        return -1;
+    }
+    addr = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
+                MAP_SHARED, fd, 0);
+    saved = errno;
+    close(fd);
+    if (addr == MAP_FAILED) {
+        errno = saved;
+        return -1;
+    }
+    map->addr = addr;
+    map->size = size;
+    return 0;
+}
+
+static void unmap(struct ht_map *map)
+{
+    if (map->addr) {
+        munmap(map->addr, map->size);
+    }
+    map->addr = NULL;
+    map->size = 0;
+}
+
+static int path_join(char *buf, size_t len, const char *a, const char *b)
+{
+    int n = snprintf(buf, len, "%s%s", a, b);
+
+    if (n < 0 || (size_t)n >= len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+#ifdef QEMU_HYPERTRACE_SYSTEM
+#define SYSFS_PCI "/sys/bus/pci/devices"
+
+static unsigned long read_hex_file(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    unsigned long val = 0;
+    FILE *f;
+
+    if (path_join(path, sizeof(path), dir, name) < 0) {
+        return 0;
+    }
+    f = fopen(path, "re");
+    if (!f) {
+        return 0;
+    }
+    if (fscanf(f, "%lx", &val) != 1) {
+        val = 0;
+    }
+    fclose(f);
+    return val;
+}
+
+/* The sysfs directory of the first hypertrace device */
+static int find_device(char *dir, size_t len)
+{
+    DIR *d = opendir(SYSFS_PCI);
+    struct dirent *e;
+    int ret = -1;
+
+    if (!d) {
+        errno = ENODEV;
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+
+        if (e->d_name[0] == '.' ||
+            snprintf(path, sizeof(path), SYSFS_PCI "/%s", e->d_name) >=
+            (int)sizeof(path)) {
+            continue;
+        }
+        if (read_hex_file(path, "/vendor") == HYPERTRACE_PCI_VENDOR_ID &&
+            read_hex_file(path, "/device") == HYPERTRACE_PCI_DEVICE_ID) {
+            ret = path_join(dir, len, path, "");
+            break;
+        }
+    }
+    closedir(d);
+    if (ret < 0 && errno != ENAMETOOLONG) {
+        errno = ENODEV;
+    }
+    return ret;
+}
+
+/* Firmware may leave memory decoding off when no driver claimed the device */
+static void enable_device(const char *dir)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    if (path_join(path, sizeof(path), dir, "/enable") < 0) {
+        return;
+    }
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "1", 1) < 0) {
+            /* the magic check below reports the failure */
+        }
+        close(fd);
+    }
+}
+
+static int map_channel(const char *dir, uint64_t bar, size_t size,
+                       bool writable, struct ht_map *map)
+{
+    char path[PATH_MAX];
+    char name[32];
+
+    snprintf(name, sizeof(name), "/resource%u", (unsigned)bar);
+    if (path_join(path, sizeof(path), dir, name) < 0) {
+        return -1;
+    }
+    return map_path(path, size, writable, map);
+}
+
+static int map_config(const char *base, char *dir, size_t len)
+{
+    if (base) {
+        if (path_join(dir, len, base, "") < 0) {
+            return -1;
+        }
+    } else if (find_device(dir, len) < 0) {
+        return -1;
+    }
+    if (map_channel(dir, HYPERTRACE_PCI_CFG_BAR, HYPERTRACE_CFG_SIZE, false,
+                    &ht.config) < 0) {
+        return -1;
+    }
+    if (cfg_word(&ht.config, HYPERTRACE_CFG_MAGIC) != HYPERTRACE_MAGIC) {
+        enable_device(dir);
+    }
+    return 0;
+}
+
+#else /* QEMU_HYPERTRACE_USER */
+
+static int map_channel(const char *base, const char *suffix, size_t size,
+                       bool writable, struct ht_map *map)
+{
+    char path[PATH_MAX];
+
+    if (path_join(path, sizeof(path), base, suffix) < 0) {
+        return -1;
+    }
+    return map_path(path, size, writable, map);
+}
+
+static int map_config(const char *base, char *dir, size_t len)
+{
+    if (!base) {
+        base = getenv(QEMU_HYPERTRACE_ENV);
+        if (!base || !*base) {
+            errno = ENODEV;
+            return -1;
+        }
+    }
+    if (path_join(dir, len, base, "") < 0) {
+        return -1;
+    }
+    return map_channel(dir, "-config", HYPERTRACE_CFG_SIZE, false,
+                       &ht.config);
+}
+#endif
+
+static void release(void)
+{
+    __atomic_store_n(&ht.max_clients, 0, __ATOMIC_RELEASE);
+    unmap(&ht.ctrl);
+    unmap(&ht.data);
+    unmap(&ht.config);
+#ifdef HT_SHADOW
+    free(ht.shadow);
+    ht.shadow = NULL;
+#endif
+    ht.num_args = 0;
+}
+
+static int do_init(const char *base)
+{
+    char dir[PATH_MAX];
+    uint64_t max_clients, num_args, data_size, ctrl_size;
+
+    if (map_config(base, dir, sizeof(dir)) < 0) {
+        return -1;
+    }
+    if (cfg_word(&ht.config, HYPERTRACE_CFG_MAGIC) != HYPERTRACE_MAGIC) {
+        errno = EBADMSG;
+        return -1;
+    }
+    if (cfg_word(&ht.config, HYPERTRACE_CFG_VERSION) != HYPERTRACE_VERSION) {
+        errno = EPROTO;
+        return -1;
+    }
+    max_clients = cfg_word(&ht.config, HYPERTRACE_CFG_MAX_CLIENTS);
+    num_args = cfg_word(&ht.config, HYPERTRACE_CFG_NUM_ARGS);
+    ht.data_stride = cfg_word(&ht.config, HYPERTRACE_CFG_DATA_STRIDE);
+    ht.ctrl_stride = cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_STRIDE);
+    data_size = cfg_word(&ht.config, HYPERTRACE_CFG_DATA_SIZE);
+    ctrl_size = cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_SIZE);
+    if (max_clients == 0 || max_clients > HYPERTRACE_MAX_CLIENTS ||
+        num_args == 0 || num_args > HYPERTRACE_MAX_ARGS ||
+        ht.data_stride < (num_args - 1) * 8 ||
+        data_size / ht.data_stride < max_clients ||
+        ht.ctrl_stride < 8 || ctrl_size / ht.ctrl_stride < max_clients) {
+        errno = EBADMSG;
+        return -1;
+    }
+
+#ifdef QEMU_HYPERTRACE_SYSTEM
+    if (map_channel(dir, cfg_word(&ht.config, HYPERTRACE_CFG_DATA_BAR),
+                    data_size, true, &ht.data) < 0 ||
+        map_channel(dir, cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_BAR),
+                    ctrl_size, true, &ht.ctrl) < 0) {
+        return -1;
+    }
+#else
+    if (map_channel(dir, "-data", data_size, true, &ht.data) < 0 ||
+        map_channel(dir, "-control", ctrl_size, true, &ht.ctrl) < 0) {
+        return -1;
+    }
+#endif
+#ifdef HT_SHADOW
+    ht.shadow = calloc(max_clients * num_args, sizeof(uint64_t));
+    if (!ht.shadow) {
+        return -1;
+    }
+#endif
+    ht.num_args = num_args;
+    __atomic_store_n(&ht.max_clients, max_clients, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int qemu_hypertrace_init(const char *base)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&ht_lock);
+    if (ht.max_clients == 0) {
+        ret = do_init(base);
+        if (ret < 0) {
+            int saved = errno;
+
+            release();
+            errno = saved;
+        }
+    }
+    pthread_mutex_unlock(&ht_lock);
+    return ret;
+}
+
+void qemu_hypertrace_fini(void)
+{
+    pthread_mutex_lock(&ht_lock);
+    release();
+    pthread_mutex_unlock(&ht_lock);
+}
+
+uint64_t qemu_hypertrace_max_clients(void)
+{
+    return __atomic_load_n(&ht.max_clients, __ATOMIC_ACQUIRE);
+}
+
+uint64_t qemu_hypertrace_num_args(void)
+{
+    return qemu_hypertrace_max_clients() ? ht.num_args : 0;
+}
+
+uint64_t *qemu_hypertrace_data(uint64_t client)
+{
+    if (client >= qemu_hypertrace_max_clients()) {
+        errno = EINVAL;
+        return NULL;
+    }
+#ifdef HT_SHADOW
+    return ht.shadow + client * ht.num_args;
+#else
+    return (uint64_t *)((char *)ht.data.addr + client * ht.data_stride);
+#endif
+}
+
+void qemu_hypertrace(uint64_t client, uint64_t arg1)
+{
+    volatile uint64_t *ctrl;
+
+    if (client >= qemu_hypertrace_max_clients()) {
+        errno = EINVAL;
+        return;
+    }
+#ifdef HT_SHADOW
+    {
+        uint64_t *slot = (uint64_t *)((char *)ht.data.addr +
+                                      client * ht.data_stride);
+        const uint64_t *src = ht.shadow + client * ht.num_args;
+        uint64_t i;
+
+        for (i = 0; i + 1 < ht.num_args; i++) {
+            slot[i] = htole64(src[i]);
+        }
+    }
+#endif
+    /* The data slot must be written before the control register */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    ctrl = (volatile uint64_t *)((char *)ht.ctrl.addr +
+                                 client * ht.ctrl_stride);
+    *ctrl = htole64(arg1);
+}
+
+const char *qemu_hypertrace_strerror(int errnum)
+{
+    switch (errnum) {
+    case ENODEV:
+#ifdef QEMU_HYPERTRACE_SYSTEM
+        return "no hypertrace PCI device found (start QEMU with"
+               " -device hypertrace)";
+#else
+        return "no hypertrace channel files (start QEMU with -hypertrace"
+               " BASE and pass the same BASE, or set " QEMU_HYPERTRACE_ENV ")";
+#endif
+    case EACCES:
+    case EPERM:
+        return "permission denied on the hypertrace channels (run as root"
+               " or grant access to them, see the hypertrace docs)";
+    case EBADMSG:
+        return "the config channel does not describe a hypertrace channel"
+               " (bad magic or layout)";
+    case EPROTO:
+        return "the hypertrace ABI version is not supported by this"
+               " guest library";
+    case EINVAL:
+        return "client index out of range, or hypertrace not initialised";
+    default:
+        return strerror(errnum);
+    }
+}

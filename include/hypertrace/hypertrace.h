@@ -1,0 +1,54 @@
+/*
+ * Hypertrace: helpers shared by the PCI device and linux-user
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HYPERTRACE_HYPERTRACE_H
+#define HYPERTRACE_HYPERTRACE_H
+
+#include "hypertrace/abi.h"
+
+/* Geometry of one hypertrace channel set (device instance or user files) */
+typedef struct HypertraceLayout {
+    uint64_t max_clients;
+    uint64_t stride;        /* bytes between two clients, data and control */
+    uint64_t data_size;
+    uint64_t ctrl_size;
+    uint64_t data_bar;      /* BAR numbers; 0 where there is no PCI */
+    uint64_t ctrl_bar;
+} HypertraceLayout;
+
+/*
+ * hypertrace_layout_init:
+ * @layout: filled in on success
+ * @max_clients: requested number of clients
+ * @stride: bytes between clients, a power of two
+ * @pow2: round the channel sizes up to a power of two (PCI BARs)
+ * @errp: error object
+ *
+ * Returns: true on success; false, with @errp set, when @max_clients is 0
+ * or above HYPERTRACE_MAX_CLIENTS.
+ */
+bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
+                            uint64_t stride, bool pow2, Error **errp);
+
+/*
+ * hypertrace_config_fill:
+ * @layout: the channel geometry
+ * @buf: HYPERTRACE_CFG_SIZE bytes, receives the little-endian config page
+ */
+void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf);
+
+/*
+ * hypertrace_emit:
+ * @cpu: index of the vCPU that wrote the control register, or -1
+ * @arg1: the value written to the control register
+ * @slot: the client's data slot (CONFIG_HYPERTRACE_ARGS - 1 little-endian
+ *        words), read now and never written
+ *
+ * Fire the guest_hypertrace trace event.
+ */
+void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot);
+
+#endif

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Included by the GNUmakefile that configure writes in the build directory.
+# GNU make reads GNUmakefile before QEMU's Makefile, so these rules come
+# first; every other goal is forwarded to QEMU's Makefile.
+
+.DEFAULT_GOAL := all
+QEMU_MAKE = $(MAKE) -f Makefile
+HOST_ARCH := $(shell uname -m)
+# Guest libraries built by default: targets whose arch is the host's
+NATIVE_GUEST_DIRS := $(patsubst %/Makefile,%,\
+	$(wildcard $(HOST_ARCH)-*/hypertrace/guest/Makefile))
+
+.PHONY: all tree install check check-quick demo bench patches guest-libs \
+	reconfigure FORCE
+
+GNUmakefile Makefile $(HT_REPO)/scripts/build.mak: ;
+
+# Re-apply patches/ when it changed, link new files (cheap otherwise)
+tree:
+	@$(HT_REPO)/scripts/assemble $(HT_PRISTINE) $(HT_TREE)
+
+all: tree
+	+$(QEMU_MAKE) all
+	+$(MAKE) guest-libs
+
+guest-libs:
+	+@for d in $(NATIVE_GUEST_DIRS); do $(MAKE) -s -C $$d || exit 1; done
+
+install: all
+	+$(QEMU_MAKE) install
+
+check: all
+	$(HT_REPO)/tests/hypertrace/run $(CURDIR)
+
+demo: all
+	$(HT_REPO)/tests/hypertrace/demo $(CURDIR)
+
+bench: all
+	$(HT_REPO)/tests/hypertrace/bench $(CURDIR)
+
+patches: tree
+	$(HT_REPO)/scripts/make-patches --pristine $(HT_PRISTINE) \
+		--out $(CURDIR)/patches
+
+reconfigure:
+	$(HT_REPO)/configure $(HT_CONFIGURE_ARGS)
+
+%: tree FORCE
+	+$(QEMU_MAKE) $@
+
+FORCE:

@@ -59,10 +59,16 @@ static struct {
 #endif
 } ht;
 
+/*
+ * In system mode the config and control channels are device memory: each
+ * access must be one 8-byte load or store that the compiler may neither
+ * merge, split, nor drop, hence volatile.
+ */
 static uint64_t cfg_word(const struct ht_map *config, unsigned offset)
 {
-    return le64toh(*(const volatile uint64_t *)
-                   ((const char *)config->addr + offset));
+    const char *addr = (const char *)config->addr + offset;
+
+    return le64toh(*(const volatile uint64_t *)addr); /* device memory */
 }
 
 /* mmap @size bytes of @path; the fd is closed again, errno kept on error */
@@ -365,7 +371,7 @@ uint64_t *qemu_hypertrace_data(uint64_t client)
 
 void qemu_hypertrace(uint64_t client, uint64_t arg1)
 {
-    volatile uint64_t *ctrl;
+    char *ctrl;
 
     if (client >= qemu_hypertrace_max_clients()) {
         errno = EINVAL;
@@ -385,9 +391,8 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
 #endif
     /* The data slot must be written before the control register */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    ctrl = (volatile uint64_t *)((char *)ht.ctrl.addr +
-                                 client * ht.ctrl_stride);
-    *ctrl = htole64(arg1);
+    ctrl = (char *)ht.ctrl.addr + client * ht.ctrl_stride;
+    *(volatile uint64_t *)ctrl = htole64(arg1); /* device memory */
 }
 
 const char *qemu_hypertrace_strerror(int errnum)

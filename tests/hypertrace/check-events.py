@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Check guest_hypertrace events written by tests/hypertrace/guest/ht-events.
+
+Reads QEMU's log-backend output and verifies that each of THREADS x EVENTS
+events appears exactly once, with the data words ht-events wrote, and (with
+--pin) from the vCPU its thread was pinned to.  Events whose arg1 is in
+--ignore are skipped.  Prints a summary; exits 1 on any mismatch.
+"""
+
+import argparse
+import re
+import sys
+
+EVENT = re.compile(r"guest_hypertrace cpu=(-?\d+) arg1=(\d+)((?: arg\d+=0x[0-9a-f]{16})*)\s*$")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("log")
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--events", type=int, required=True)
+    p.add_argument("--args", type=int, required=True)
+    p.add_argument("--pin", action="store_true")
+    p.add_argument("--ignore", type=int, action="append", default=[])
+    a = p.parse_args()
+
+    seen = {}
+    errors = []
+    cpus = set()
+    with open(a.log, errors="replace") as f:
+        for line in f:
+            m = EVENT.search(line)
+            if not m:
+                continue
+            cpu, arg1 = int(m.group(1)), int(m.group(2))
+            if arg1 in a.ignore:
+                continue
+            words = [int(x.split("=")[1], 16) for x in m.group(3).split()]
+            t, i = divmod(arg1, 1000000)
+            if len(words) != a.args - 1:
+                errors.append(f"event arg1={arg1}: {len(words) + 1} args, want {a.args}")
+                continue
+            if t >= a.threads or i >= a.events:
+                errors.append(f"unexpected event arg1={arg1}")
+                continue
+            want = [(t + 1) << 56 | k << 48 | i for k in range(a.args - 1)]
+            if words != want:
+                errors.append(f"event arg1={arg1}: data {words} != {want}")
+            if a.pin and cpu != t:
+                errors.append(f"event arg1={arg1}: cpu={cpu}, thread pinned to {t}")
+            cpus.add(cpu)
+            seen[(t, i)] = seen.get((t, i), 0) + 1
+
+    missing = [(t, i) for t in range(a.threads) for i in range(a.events)
+               if (t, i) not in seen]
+    dups = [k for k, v in seen.items() if v > 1]
+    total = sum(seen.values())
+    print(f"check-events: {total} events, {len(missing)} missing, "
+          f"{len(dups)} duplicated, {len(errors)} wrong; vCPUs {sorted(cpus)}")
+    for e in (errors + [f"missing {k}" for k in missing[:5]] +
+              [f"duplicated {k}" for k in dups[:5]])[:20]:
+        print("  " + e)
+    return 1 if (missing or dups or errors) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

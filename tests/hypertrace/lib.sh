@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Helpers for hypertrace's own tests (sourced by the scripts beside it).
+# Expects BUILD (a configured build directory) to be set.
+
+HT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HT_CACHE=${HYPERTRACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hypertrace}
+HT_TREE=$(readlink -f "$BUILD/qemu-src")
+HT_ARCH=$(uname -m)
+QEMU_SYSTEM="$BUILD/qemu-system-x86_64"
+QEMU_USER="$BUILD/qemu-x86_64"
+# Firmware from Debian's seabios and qemu-system-data (the +ds tarball
+# ships none)
+QEMU_FW="-L /usr/share/seabios -L /usr/share/qemu"
+
+ht_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+ht_die() { echo "error: $*" >&2; exit 1; }
+# Exit code 77 tells the runner "skipped"; the reason is printed
+ht_skip() { echo "SKIP: $*"; exit 77; }
+
+# Number of arguments of guest_hypertrace in this build
+ht_num_args() {
+    sed -n 's/^#define CONFIG_HYPERTRACE_ARGS \([0-9]*\)$/\1/p' \
+        "$BUILD/config-host.h"
+}
+
+ht_has_backend() {
+    grep -q "^#define CONFIG_TRACE_$(echo "$1" | tr a-z A-Z) 1" \
+        "$BUILD/config-host.h"
+}
+
+# Compile a guest program for the host arch, statically, against a guest
+# library: ht_cc MODE OUT SRC... (MODE is softmmu or linux-user)
+ht_cc() {
+    local mode=$1 out=$2
+    shift 2
+    local libdir="$BUILD/$HT_ARCH-$mode/hypertrace/guest"
+    make -s -C "$libdir" >/dev/null || ht_die "building $libdir failed"
+    gcc -O2 -Wall -static -o "$out" "$@" "$libdir/libqemu-hypertrace-guest.a" \
+        -I"$HT_TREE/hypertrace/guest" -lpthread
+}
+
+# The Debian cloud kernel, fetched once as a .deb with apt-get download
+ht_kernel() {
+    local dir="$HT_CACHE/guest" pkg deb
+    mkdir -p "$dir"
+    if ! ls "$dir"/vmlinuz-* >/dev/null 2>&1; then
+        pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+              sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
+        [ -n "$pkg" ] || ht_die "apt knows no linux-image-cloud-amd64" \
+            "(run scripts/install-deps, which runs apt-get update)"
+        ht_log "fetching $pkg with apt-get download"
+        (cd "$dir" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+            ht_die "apt-get download $pkg failed"
+        deb=$(ls "$dir"/linux-image-*.deb | head -n 1)
+        rm -rf "$dir/x"
+        dpkg-deb -x "$deb" "$dir/x"
+        cp "$dir"/x/boot/vmlinuz-* "$dir/"
+        rm -rf "$dir/x" "$deb"
+    fi
+    ls "$dir"/vmlinuz-* | head -n 1
+}
+
+# ht_initrd OUT TEST_SCRIPT [FILE...]: a busybox initramfs that runs
+# TEST_SCRIPT as /test.sh, prints HT-DONE rc=N and powers off.  FILEs are
+# copied to /bin.
+ht_initrd() {
+    local out=$1 script=$2 root
+    shift 2
+    root=$(mktemp -d)
+    mkdir -p "$root"/{bin,proc,sys,dev,tmp,etc}
+    cp /bin/busybox "$root/bin/busybox"
+    [ $# -eq 0 ] || cp "$@" "$root/bin/"
+    cp "$script" "$root/test.sh"
+    cat > "$root/init" <<'EOT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo HT-BOOTED
+sh /test.sh
+echo "HT-DONE rc=$?"
+poweroff -f
+EOT
+    chmod +x "$root/init" "$root/test.sh"
+    echo 'root:x:0:0::/:/bin/sh' > "$root/etc/passwd"
+    echo 'nobody:x:65534:65534::/:/bin/sh' >> "$root/etc/passwd"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
+    rm -rf "$root"
+}
+
+# ht_boot OUT TIMEOUT ACCEL SMP KERNEL INITRD [QEMU ARGS...]: boot, serial
+# console to OUT.  Returns QEMU's status (124 on timeout).
+ht_boot() {
+    local out=$1 tmo=$2 accel=$3 smp=$4 kernel=$5 initrd=$6
+    shift 6
+    # shellcheck disable=SC2086
+    timeout "$tmo" "$QEMU_SYSTEM" $QEMU_FW -M q35 -accel "$accel" \
+        -smp "$smp" -m 512 -nodefaults -display none -no-reboot \
+        -serial "file:$out" -kernel "$kernel" -initrd "$initrd" \
+        -append "console=ttyS0 panic=-1 quiet" "$@" </dev/null
+}

@@ -1,0 +1,445 @@
+/*
+ * QTest testcase for the hypertrace PCI device
+ *
+ * Events are observed through the log trace backend: QEMU runs with
+ * "-trace guest_hypertrace -d guest_errors -D <file>" and the test reads
+ * the file after each access (qtest accesses are synchronous and the log
+ * is flushed per record).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/host-utils.h"
+#include "libqtest.h"
+#include "libqos/pci.h"
+#include "libqos/pci-pc.h"
+#include "qobject/qdict.h"
+#include "hypertrace/abi.h"
+
+#define N_ARGS CONFIG_HYPERTRACE_ARGS
+#define STRIDE HYPERTRACE_PCI_STRIDE
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar cfg, data, ctrl;
+    uint64_t data_size, ctrl_size;
+    char *log_path;
+} Fixture;
+
+static void fixture_start(Fixture *f, const char *extra)
+{
+    int fd;
+
+    fd = g_file_open_tmp("hypertrace-test-XXXXXX.log", &f->log_path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    f->qts = qtest_initf("-trace guest_hypertrace -d guest_errors -D %s "
+                         "-device hypertrace,addr=04.0%s",
+                         f->log_path, extra);
+    f->bus = qpci_new_pc(f->qts, NULL);
+    f->dev = qpci_device_find(f->bus, QPCI_DEVFN(4, 0));
+    g_assert(f->dev);
+    qpci_device_enable(f->dev);
+    f->cfg = qpci_iomap(f->dev, HYPERTRACE_PCI_CFG_BAR, NULL);
+    f->data = qpci_iomap(f->dev, HYPERTRACE_PCI_DATA_BAR, &f->data_size);
+    f->ctrl = qpci_iomap(f->dev, HYPERTRACE_PCI_CTRL_BAR, &f->ctrl_size);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    g_free(f->dev);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+    unlink(f->log_path);
+    g_free(f->log_path);
+}
+
+static char *read_log(Fixture *f)
+{
+    char *text = NULL;
+
+    g_assert(g_file_get_contents(f->log_path, &text, NULL, NULL));
+    return text;
+}
+
+static int count_substr(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    while ((hay = strstr(hay, needle)) != NULL) {
+        n++;
+        hay += strlen(needle);
+    }
+    return n;
+}
+
+static int count_events(Fixture *f)
+{
+    g_autofree char *log = read_log(f);
+
+    return count_substr(log, ":guest_hypertrace ");
+}
+
+/* The text the log backend prints for an event from qtest (no vCPU) */
+static char *event_text(uint64_t arg1, const uint64_t *slot)
+{
+    GString *s = g_string_new(NULL);
+    int i;
+
+    g_string_append_printf(s, ":guest_hypertrace cpu=-1 arg1=%" PRIu64, arg1);
+    for (i = 0; i < N_ARGS - 1; i++) {
+        g_string_append_printf(s, " arg%d=0x%016" PRIx64, i + 2, slot[i]);
+    }
+    g_string_append_c(s, '\n');
+    return g_string_free(s, false);
+}
+
+static void write_slot(Fixture *f, uint64_t client, const uint64_t *slot)
+{
+    int i;
+
+    for (i = 0; i < N_ARGS - 1; i++) {
+        qpci_io_writeq(f->dev, f->data, client * STRIDE + 8 * i, slot[i]);
+    }
+}
+
+static void fire(Fixture *f, uint64_t client, uint64_t arg1)
+{
+    qpci_io_writeq(f->dev, f->ctrl, client * STRIDE, arg1);
+}
+
+static void assert_alive(Fixture *f)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'query-status' }");
+
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
+static void check_config(uint32_t max_clients)
+{
+    Fixture f = { 0 };
+    g_autofree char *opt = g_strdup_printf(",max-clients=%u", max_clients);
+    uint64_t size = pow2ceil((uint64_t)max_clients * STRIDE);
+    int i;
+
+    fixture_start(&f, opt);
+    g_assert_cmphex(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAGIC), ==,
+                    HYPERTRACE_MAGIC);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_VERSION), ==,
+                     HYPERTRACE_VERSION);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAX_CLIENTS),
+                     ==, max_clients);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_NUM_ARGS),
+                     ==, N_ARGS);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_DATA_STRIDE),
+                     ==, STRIDE);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_CTRL_STRIDE),
+                     ==, STRIDE);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_DATA_SIZE),
+                     ==, size);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_CTRL_SIZE),
+                     ==, size);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_DATA_BAR),
+                     ==, HYPERTRACE_PCI_DATA_BAR);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_CTRL_BAR),
+                     ==, HYPERTRACE_PCI_CTRL_BAR);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, 0x50), ==, 0);
+    g_assert_cmpuint(f.data_size, ==, size);
+    g_assert_cmpuint(f.ctrl_size, ==, size);
+
+    /* Little-endian whatever the access size */
+    for (i = 0; i < 8; i++) {
+        g_assert_cmphex(qpci_io_readb(f.dev, f.cfg, i), ==,
+                        (uint8_t)"HYPTRACE"[i]);
+    }
+    g_assert_cmphex(qpci_io_readl(f.dev, f.cfg, 4), ==,
+                    HYPERTRACE_MAGIC >> 32);
+    g_assert_cmphex(qpci_io_readw(f.dev, f.cfg, 0x10), ==, max_clients);
+    fixture_stop(&f);
+}
+
+static void test_config(void)
+{
+    check_config(1);
+    check_config(16);
+    check_config(5);
+    check_config(HYPERTRACE_MAX_CLIENTS);
+}
+
+static void test_event(void)
+{
+    Fixture f = { 0 };
+    uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0xcafe, 0xdead, 0xbeef, 4, 5, 6, 7,
+                                           UINT64_MAX };
+    g_autofree char *expect1 = event_text(1, slot);
+    g_autofree char *expect0 = event_text(0, slot);
+    g_autofree char *expect_max = event_text(UINT64_MAX, slot);
+    g_autofree char *log = NULL;
+
+    fixture_start(&f, "");
+    g_assert_cmpint(count_events(&f), ==, 0);
+    write_slot(&f, 0, slot);
+    fire(&f, 0, 1);
+    fire(&f, 0, 0);
+    fire(&f, 0, UINT64_MAX);
+    log = read_log(&f);
+    g_assert_cmpint(count_substr(log, ":guest_hypertrace "), ==, 3);
+    g_assert_nonnull(strstr(log, expect1));
+    g_assert_nonnull(strstr(log, expect0));
+    g_assert_nonnull(strstr(log, expect_max));
+    fixture_stop(&f);
+}
+
+/* Two clients: each event carries its own client's slot, slots unchanged */
+static void test_clients(void)
+{
+    Fixture f = { 0 };
+    uint64_t a[HYPERTRACE_MAX_ARGS], b[HYPERTRACE_MAX_ARGS];
+    g_autofree char *ea = NULL, *eb = NULL, *log = NULL;
+    int i;
+
+    for (i = 0; i < HYPERTRACE_MAX_ARGS; i++) {
+        a[i] = 0x1111111100000000ULL + i;
+        b[i] = 0x2222222200000000ULL + i;
+    }
+    ea = event_text(10, a);
+    eb = event_text(11, b);
+    fixture_start(&f, ",max-clients=2");
+    write_slot(&f, 0, a);
+    write_slot(&f, 1, b);
+    fire(&f, 1, 11);
+    fire(&f, 0, 10);
+    log = read_log(&f);
+    g_assert_cmpint(count_substr(log, ":guest_hypertrace "), ==, 2);
+    g_assert_nonnull(strstr(log, ea));
+    g_assert_nonnull(strstr(log, eb));
+    /* QEMU reads the slots; it never swaps or clears them */
+    for (i = 0; i < N_ARGS - 1; i++) {
+        g_assert_cmphex(qpci_io_readq(f.dev, f.data, 8 * i), ==, a[i]);
+        g_assert_cmphex(qpci_io_readq(f.dev, f.data, STRIDE + 8 * i), ==,
+                        b[i]);
+    }
+    fixture_stop(&f);
+}
+
+/* Every access that is not an event: logged, ignored, QEMU alive */
+static void test_hostile(void)
+{
+    Fixture f = { 0 };
+    uint64_t slot[HYPERTRACE_MAX_ARGS] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    g_autofree char *log = NULL;
+    uint64_t off;
+
+    fixture_start(&f, ",max-clients=3");
+    write_slot(&f, 0, slot);
+
+    /* narrow writes, including one that ends on the 8-byte boundary */
+    qpci_io_writeb(f.dev, f.ctrl, 0, 1);
+    qpci_io_writeb(f.dev, f.ctrl, 7, 1);
+    qpci_io_writew(f.dev, f.ctrl, 0, 1);
+    qpci_io_writel(f.dev, f.ctrl, 0, 1);
+    qpci_io_writel(f.dev, f.ctrl, 4, 1);
+    /* 8-byte writes at other offsets of client 0's page */
+    qpci_io_writeq(f.dev, f.ctrl, 8, 1);
+    qpci_io_writeq(f.dev, f.ctrl, 4, 1);
+    qpci_io_writeq(f.dev, f.ctrl, STRIDE - 8, 1);
+    /* clients at and above max-clients, up to the last word of the BAR */
+    for (off = 3 * STRIDE; off < f.ctrl_size; off += STRIDE) {
+        qpci_io_writeq(f.dev, f.ctrl, off, 1);
+    }
+    qpci_io_writeq(f.dev, f.ctrl, f.ctrl_size - 8, 1);
+    /* reads of control */
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.ctrl, 0), ==, 0);
+    g_assert_cmpuint(qpci_io_readb(f.dev, f.ctrl, 3), ==, 0);
+    /* writes to config */
+    qpci_io_writeq(f.dev, f.cfg, HYPERTRACE_CFG_MAGIC, 0);
+    qpci_io_writeb(f.dev, f.cfg, HYPERTRACE_CFG_MAX_CLIENTS, 100);
+    g_assert_cmphex(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAGIC), ==,
+                    HYPERTRACE_MAGIC);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAX_CLIENTS),
+                     ==, 3);
+    /* a config read crossing the end of the BAR */
+    g_assert_cmpuint(qpci_io_readl(f.dev, f.cfg, HYPERTRACE_CFG_SIZE - 2), ==,
+                     0);
+
+    assert_alive(&f);
+    log = read_log(&f);
+    g_assert_cmpint(count_substr(log, ":guest_hypertrace "), ==, 0);
+    g_assert_cmpint(count_substr(log, "hypertrace_ctrl_write: write of"), >=,
+                    9);
+    g_assert_cmpint(count_substr(log, "hypertrace_ctrl_read:"), ==, 2);
+    g_assert_cmpint(count_substr(log, "hypertrace_config_write:"), ==, 2);
+    /* client 0's slot is untouched, and the device still works */
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.data, 0), ==, 1);
+    fire(&f, 2, 7);
+    g_assert_cmpint(count_events(&f), ==, 1);
+    fixture_stop(&f);
+}
+
+static void test_reset(void)
+{
+    Fixture f = { 0 };
+    QDict *rsp;
+
+    fixture_start(&f, "");
+    qpci_io_writeq(f.dev, f.data, 0, 0x1234);
+    qpci_io_writeq(f.dev, f.data, 15 * STRIDE, 0x5678);
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'system_reset' }");
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(f.qts, "RESET");
+    /* re-map: reset cleared the BARs and the command register */
+    qpci_device_enable(f.dev);
+    f.data = qpci_iomap(f.dev, HYPERTRACE_PCI_DATA_BAR, NULL);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.data, 0), ==, 0);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.data, 15 * STRIDE), ==, 0);
+    fixture_stop(&f);
+}
+
+static void test_hotplug(void)
+{
+    Fixture f = { 0 };
+    QPCIDevice *dev;
+    QPCIBar cfg, ctrl;
+    uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0 };
+    g_autofree char *log = NULL;
+    g_autofree char *expect = event_text(42, slot);
+
+    fixture_start(&f, "");
+    qtest_qmp_device_add(f.qts, "hypertrace", "ht1",
+                         "{'addr': '0x5', 'max-clients': 2}");
+    dev = qpci_device_find(f.bus, QPCI_DEVFN(5, 0));
+    g_assert(dev);
+    qpci_device_enable(dev);
+    cfg = qpci_iomap(dev, HYPERTRACE_PCI_CFG_BAR, NULL);
+    ctrl = qpci_iomap(dev, HYPERTRACE_PCI_CTRL_BAR, NULL);
+    g_assert_cmpuint(qpci_io_readq(dev, cfg, HYPERTRACE_CFG_MAX_CLIENTS), ==,
+                     2);
+    qpci_io_writeq(dev, ctrl, STRIDE, 42);
+    log = read_log(&f);
+    g_assert_nonnull(strstr(log, expect));
+    g_free(dev);
+
+    qpci_unplug_acpi_device_test(f.qts, "ht1", 5);
+    /* the first device is unaffected */
+    fire(&f, 0, 43);
+    g_assert_cmpint(count_events(&f), ==, 2);
+    fixture_stop(&f);
+}
+
+static void test_migrate(void)
+{
+    Fixture src = { 0 }, dst = { 0 };
+    g_autofree char *file = NULL;
+    g_autofree char *uri_out = NULL, *uri_in = NULL;
+    QDict *rsp;
+    int fd;
+
+    fd = g_file_open_tmp("hypertrace-test-XXXXXX.mig", &file, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    uri_out = g_strdup_printf("exec:cat > %s", file);
+    uri_in = g_strdup_printf("exec:cat %s", file);
+
+    fixture_start(&src, "");
+    qpci_io_writeq(src.dev, src.data, 0, 0xaaaa);
+    qpci_io_writeq(src.dev, src.data, 3 * STRIDE + 8, 0xbbbb);
+    rsp = qtest_qmp(src.qts, "{ 'execute': 'migrate',"
+                    " 'arguments': { 'uri': %s } }", uri_out);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(src.qts, "STOP");
+    for (;;) {
+        const char *status;
+
+        rsp = qtest_qmp(src.qts, "{ 'execute': 'query-migrate' }");
+        status = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
+        if (!strcmp(status, "completed")) {
+            qobject_unref(rsp);
+            break;
+        }
+        g_assert_cmpstr(status, !=, "failed");
+        qobject_unref(rsp);
+        g_usleep(10000);
+    }
+
+    dst.log_path = NULL;
+    fixture_start(&dst, " -incoming defer");
+    rsp = qtest_qmp(dst.qts, "{ 'execute': 'migrate-incoming',"
+                    " 'arguments': { 'uri': %s } }", uri_in);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(dst.qts, "MIGRATION");
+    for (;;) {
+        const char *status;
+
+        rsp = qtest_qmp(dst.qts, "{ 'execute': 'query-migrate' }");
+        status = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
+        if (!strcmp(status, "completed")) {
+            qobject_unref(rsp);
+            break;
+        }
+        g_assert_cmpstr(status, !=, "failed");
+        qobject_unref(rsp);
+        g_usleep(10000);
+    }
+    g_assert_cmphex(qpci_io_readq(dst.dev, dst.data, 0), ==, 0xaaaa);
+    g_assert_cmphex(qpci_io_readq(dst.dev, dst.data, 3 * STRIDE + 8), ==,
+                    0xbbbb);
+    fire(&dst, 0, 5);
+    g_assert_cmpint(count_events(&dst), ==, 1);
+    fixture_stop(&src);
+    fixture_stop(&dst);
+    unlink(file);
+}
+
+static void check_bad_clients(const char *value)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *cmd = g_strdup_printf(
+        "%s -M pc -accel qtest -nodefaults -display none "
+        "-device hypertrace,max-clients=%s", qemu, value);
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+
+    g_assert(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(err, "max-clients"));
+}
+
+static void test_bad_clients(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *cmd = g_strdup_printf(
+        "%s -M pc -accel qtest -nodefaults -display none "
+        "-device hypertrace,max-clients=0", qemu);
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+
+    g_assert(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(err, "max-clients must be between 1 and 1024"));
+    check_bad_clients("1025");
+    check_bad_clients("4294967295");
+    check_bad_clients("-1");
+    check_bad_clients("many");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/hypertrace/config", test_config);
+    qtest_add_func("/hypertrace/bad-max-clients", test_bad_clients);
+#ifdef CONFIG_TRACE_LOG
+    qtest_add_func("/hypertrace/event", test_event);
+    qtest_add_func("/hypertrace/clients", test_clients);
+    qtest_add_func("/hypertrace/hostile", test_hostile);
+    qtest_add_func("/hypertrace/hotplug", test_hotplug);
+    qtest_add_func("/hypertrace/migrate", test_migrate);
+#endif
+    qtest_add_func("/hypertrace/reset", test_reset);
+    return g_test_run();
+}

@@ -12,7 +12,7 @@ NATIVE_GUEST_DIRS := $(patsubst %/Makefile,%,\
 	$(wildcard $(HOST_ARCH)-*/hypertrace/guest/Makefile))
 
 .PHONY: all tree install check check-quick demo bench patches guest-libs \
-	reconfigure FORCE
+	firmware reconfigure FORCE
 
 GNUmakefile Makefile $(HT_REPO)/scripts/build.mak: ;
 
@@ -22,7 +22,21 @@ tree:
 
 all: tree
 	+$(QEMU_MAKE) all
-	+$(MAKE) guest-libs
+	+$(MAKE) guest-libs firmware
+
+# Debian's +ds source has no firmware blobs: link the ones Debian packages
+# (seabios, qemu-system-data) into the data directory that binaries run
+# from the build directory use (qemu-bundle/<prefix>/share/qemu), so that
+# they and QEMU's own tests find them.  Nothing is installed.
+FIRMWARE_DIRS := /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu
+firmware:
+	@for b in $$(find qemu-bundle -type d -path '*/share/qemu' -prune); do \
+	    for d in $(FIRMWARE_DIRS); do \
+	        for f in $$d/*.bin $$d/*.rom; do \
+	            [ -e "$$f" ] && [ ! -e $$b/$${f##*/} ] && ln -s "$$f" $$b/ ; \
+	        done; \
+	    done; \
+	done; true
 
 guest-libs:
 	+@for d in $(NATIVE_GUEST_DIRS); do $(MAKE) -s -C $$d || exit 1; done

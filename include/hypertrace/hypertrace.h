@@ -8,6 +8,7 @@
 #define HYPERTRACE_HYPERTRACE_H
 
 #include "hypertrace/abi.h"
+#include "exec/memopidx.h"
 
 /* Geometry of one hypertrace channel set (device instance or user files) */
 typedef struct HypertraceLayout {
@@ -50,5 +51,29 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf);
  * Fire the guest_hypertrace trace event.
  */
 void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot);
+
+/*
+ * User mode catches stores to control mappings by translating the storing
+ * instructions ("sites") with a helper call (linux-user/hypertrace.c).
+ * The site set is only changed and read with mmap_lock held; it stays
+ * empty in system mode.
+ */
+
+/* Whether the stores of the guest instruction at @pc go to the helper */
+bool hypertrace_site_marked(uint64_t pc);
+
+/* Remember @pc; false when it was already there */
+bool hypertrace_site_mark(uint64_t pc);
+
+/* Number of remembered sites */
+unsigned hypertrace_site_count(void);
+
+/*
+ * helper_hypertrace_st(), called in place of a marked site's store,
+ * forwards to this function (set by linux-user).
+ */
+typedef void HypertraceStoreFn(CPUArchState *env, uint64_t addr,
+                               uint64_t val, MemOpIdx oi, uintptr_t ra);
+extern HypertraceStoreFn *hypertrace_store_fn;
 
 #endif

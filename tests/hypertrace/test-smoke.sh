@@ -14,7 +14,7 @@ BUILD=$(cd "$1" && pwd)
 "$QEMU_SYSTEM" -trace help | grep -qx 'guest_hypertrace' ||
     ht_die "-trace help does not list guest_hypertrace"
 # A machine with the device starts and quits
-echo quit | "$QEMU_SYSTEM" -M q35 -accel qtest -nodefaults -display none \
+echo quit | "$QEMU_SYSTEM" $QEMU_FW -M q35 -accel qtest -nodefaults -display none \
     -device hypertrace -monitor stdio >/dev/null
 if [ -x "$QEMU_USER" ]; then
     "$QEMU_USER" -version | head -n 1

@@ -1,0 +1,442 @@
+/*
+ * Hypertrace in linux-user: -hypertrace channel files
+ *
+ * qemu-<arch> -hypertrace [path=]BASE[,max-clients=N][,replace=on] creates
+ * BASE-config, BASE-data and BASE-control (docs/specs/hypertrace.rst).  The
+ * guest maps them; QEMU maps BASE-data too, to read argument slots.
+ *
+ * Catching control stores.  The guest's control mappings are never
+ * writable on the host.  The first store that faults on one is used only
+ * to learn the guest PC of the storing instruction: the PC is remembered,
+ * the translation blocks holding it are invalidated and the instruction is
+ * restarted.  When it is translated again, its stores are emitted as calls
+ * to helper_hypertrace_st() (see tcg/tcg-op-ldst.c), which fires the event
+ * when the address falls in a control mapping and performs an ordinary
+ * store otherwise.  From then on, an event from that call site costs one
+ * helper call: no signal and no mprotect.
+ *
+ * Why this is safe.  The signal handler does what the SMC handling in
+ * page_unprotect() already does from the same handler: it takes mmap_lock
+ * and invalidates translation blocks.  The fault is synchronous and comes
+ * from generated code, which never runs with mmap_lock or the allocator's
+ * locks held, so neither can deadlock.  Events themselves are never
+ * emitted from the signal handler: helper_hypertrace_st() runs in the
+ * vCPU thread's normal context, where every trace backend may be called.
+ * Other threads may still be running a block translated before the PC was
+ * remembered; they fault too, find the PC remembered and their block
+ * invalid, and restart.  A store that faults although its block was
+ * translated with the helper (an atomic or 16-byte store to control) is a
+ * guest error: the guest gets SIGSEGV.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/config-file.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/option.h"
+#include "qemu/rcu.h"
+#include "qapi/error.h"
+#include "exec/cpu_ldst.h"
+#include "exec/exec-all.h"
+#include "exec/translation-block.h"
+#include "tcg/tcg.h"
+#include "qemu.h"
+#include "user-internals.h"
+#include "user-mmap.h"
+#include "hypertrace.h"
+#include "hypertrace/hypertrace.h"
+
+/* Control mappings in the guest address space */
+typedef struct HTRange {
+    abi_ulong start;
+    abi_ulong last;
+    uint64_t offset;        /* offset in BASE-control of @start */
+} HTRange;
+
+/*
+ * Replaced as a whole under mmap_lock and freed after an RCU grace period:
+ * helpers read it locklessly (vCPUs execute inside an RCU read section).
+ */
+typedef struct HTRanges {
+    struct rcu_head rcu;
+    int n;
+    HTRange r[];
+} HTRanges;
+
+#define HT_MAX_RANGES 64
+/* Remembered call sites; beyond this, further sites get SIGSEGV */
+#define HT_MAX_SITES 65536
+
+static const char *const ht_suffix[] = { "-config", "-data", "-control" };
+
+static struct {
+    bool enabled;
+    pid_t owner;            /* the process that created the files */
+    HypertraceLayout layout;
+    char *paths[3];
+    dev_t ctrl_dev;
+    ino_t ctrl_ino;
+    uint8_t *data;          /* QEMU's mapping of BASE-data */
+    HTRanges *ranges;
+} ht;
+
+static QemuOptsList hypertrace_opts = {
+    .name = "hypertrace",
+    .implied_opt_name = "path",
+    .head = QTAILQ_HEAD_INITIALIZER(hypertrace_opts.head),
+    .desc = {
+        { .name = "path", .type = QEMU_OPT_STRING },
+        { .name = "max-clients", .type = QEMU_OPT_NUMBER },
+        { .name = "replace", .type = QEMU_OPT_BOOL },
+        { /* end of list */ }
+    },
+};
+
+static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
+                                  uint64_t val, MemOpIdx oi, uintptr_t ra);
+static void ht_fatal(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void ht_fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_vreport(fmt, ap);
+    va_end(ap);
+    hypertrace_user_exit();
+    exit(EXIT_FAILURE);
+}
+
+static int ht_create(const char *path, bool replace, uint64_t size)
+{
+    struct stat st;
+    int fd;
+
+    if (replace && lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            ht_fatal("-hypertrace: %s exists and is not a regular file;"
+                     " not replacing it", path);
+        }
+        if (unlink(path) < 0) {
+            ht_fatal("-hypertrace: cannot remove stale %s: %s", path,
+                     strerror(errno));
+        }
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        ht_fatal("-hypertrace: %s already exists, probably left by a QEMU"
+                 " that was killed; remove it or add replace=on", path);
+    } else if (fd < 0) {
+        ht_fatal("-hypertrace: cannot create %s: %s", path, strerror(errno));
+    }
+    if (ftruncate(fd, size) < 0) {
+        int err = errno;
+
+        close(fd);
+        unlink(path);
+        ht_fatal("-hypertrace: cannot size %s: %s", path, strerror(err));
+    }
+    return fd;
+}
+
+void hypertrace_user_init(const char *optarg, envlist_t *envlist)
+{
+    uint8_t config[HYPERTRACE_CFG_SIZE];
+    uint64_t stride = MAX(qemu_real_host_page_size(), TARGET_PAGE_SIZE);
+    Error *err = NULL;
+    QemuOpts *opts;
+    const char *base;
+    uint64_t max_clients;
+    bool replace;
+    struct stat st;
+    g_autofree char *env = NULL;
+    int fd[3];
+    int i;
+
+    opts = qemu_opts_parse_noisily(&hypertrace_opts, optarg, true);
+    if (!opts) {
+        exit(EXIT_FAILURE);
+    }
+    base = qemu_opt_get(opts, "path");
+    max_clients = qemu_opt_get_number(opts, "max-clients", 1);
+    replace = qemu_opt_get_bool(opts, "replace", false);
+    if (!base || !*base) {
+        ht_fatal("-hypertrace: path=BASE is required");
+    }
+    if (strlen(base) + strlen("-control") >= PATH_MAX) {
+        ht_fatal("-hypertrace: path is too long (%zu bytes; the file names"
+                 " must stay below %d)", strlen(base), PATH_MAX);
+    }
+    if (!hypertrace_layout_init(&ht.layout, max_clients, stride, false,
+                                &err)) {
+        error_report_err(err);
+        exit(EXIT_FAILURE);
+    }
+    hypertrace_config_fill(&ht.layout, config);
+
+    ht.owner = getpid();
+    for (i = 0; i < 3; i++) {
+        ht.paths[i] = g_strconcat(base, ht_suffix[i], NULL);
+    }
+    fd[0] = ht_create(ht.paths[0], replace, HYPERTRACE_CFG_SIZE);
+    fd[1] = ht_create(ht.paths[1], replace, ht.layout.data_size);
+    fd[2] = ht_create(ht.paths[2], replace, ht.layout.ctrl_size);
+    if (pwrite(fd[0], config, sizeof(config), 0) != sizeof(config)) {
+        ht_fatal("-hypertrace: cannot write %s: %s", ht.paths[0],
+                 strerror(errno));
+    }
+    ht.data = mmap(NULL, ht.layout.data_size, PROT_READ, MAP_SHARED,
+                   fd[1], 0);
+    if (ht.data == MAP_FAILED) {
+        ht_fatal("-hypertrace: cannot map %s: %s", ht.paths[1],
+                 strerror(errno));
+    }
+    if (fstat(fd[2], &st) < 0) {
+        ht_fatal("-hypertrace: cannot stat %s: %s", ht.paths[2],
+                 strerror(errno));
+    }
+    ht.ctrl_dev = st.st_dev;
+    ht.ctrl_ino = st.st_ino;
+    for (i = 0; i < 3; i++) {
+        close(fd[i]);
+    }
+    atexit(hypertrace_user_exit);
+    qemu_opts_del(opts);
+
+    /* qemu_hypertrace_init(NULL) in the guest finds BASE here */
+    env = g_strconcat("QEMU_HYPERTRACE_BASE=", base, NULL);
+    envlist_setenv(envlist, env);
+
+    hypertrace_store_fn = hypertrace_user_store;
+    ht.enabled = true;
+}
+
+void hypertrace_user_exit(void)
+{
+    int i;
+
+    if (ht.owner != getpid()) {
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        if (ht.paths[i]) {
+            unlink(ht.paths[i]);
+            g_free(ht.paths[i]);
+            ht.paths[i] = NULL;
+        }
+    }
+}
+
+/* The control mapping holding @addr: its offset in BASE-control */
+static bool ht_ctrl_lookup(abi_ptr addr, uint64_t *offset)
+{
+    HTRanges *rs;
+    int i;
+
+    RCU_READ_LOCK_GUARD();
+    rs = qatomic_rcu_read(&ht.ranges);
+
+    for (i = 0; rs && i < rs->n; i++) {
+        if (addr >= rs->r[i].start && addr <= rs->r[i].last) {
+            *offset = rs->r[i].offset + (addr - rs->r[i].start);
+            return true;
+        }
+    }
+    return false;
+}
+
+int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
+                               int *prot, bool *is_ctrl)
+{
+    struct stat st;
+
+    *is_ctrl = false;
+    if (!ht.enabled || fd < 0 || fstat(fd, &st) < 0 ||
+        st.st_dev != ht.ctrl_dev || st.st_ino != ht.ctrl_ino) {
+        return 0;
+    }
+    if (offset < 0 || offset % ht.layout.stride ||
+        offset >= ht.layout.ctrl_size ||
+        len > ht.layout.ctrl_size - offset) {
+        errno = EINVAL;
+        return -1;
+    }
+    *is_ctrl = true;
+    *prot &= ~PROT_WRITE;
+    return 0;
+}
+
+/*
+ * Replace the set of control mappings by the current one less
+ * [start, last], plus @add if not NULL.  Called with mmap_lock held.
+ */
+static void ht_update_ranges(abi_ulong start, abi_ulong last,
+                             const HTRange *add)
+{
+    HTRanges *old = ht.ranges;
+    int n = old ? old->n : 0;
+    HTRanges *rs = g_malloc(sizeof(*rs) + (2 * n + 1) * sizeof(HTRange));
+    int i;
+
+    rs->n = 0;
+    for (i = 0; i < n; i++) {
+        HTRange r = old->r[i];
+
+        if (r.last < start || r.start > last) {
+            rs->r[rs->n++] = r;
+            continue;
+        }
+        if (r.start < start) {
+            rs->r[rs->n++] = (HTRange) { r.start, start - 1, r.offset };
+        }
+        if (r.last > last) {
+            rs->r[rs->n++] = (HTRange) {
+                last + 1, r.last, r.offset + (last + 1 - r.start)
+            };
+        }
+    }
+    if (add) {
+        if (rs->n < HT_MAX_RANGES) {
+            rs->r[rs->n++] = *add;
+        } else {
+            qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: more than %d control"
+                          " mappings; stores to the one at 0x"
+                          TARGET_ABI_FMT_lx " will fault\n", HT_MAX_RANGES,
+                          add->start);
+        }
+    }
+    qatomic_rcu_set(&ht.ranges, rs);
+    if (old) {
+        g_free_rcu(old, rcu);
+    }
+}
+
+void hypertrace_user_mapped(abi_ulong start, abi_ulong len, bool is_ctrl,
+                            off_t offset)
+{
+    HTRange add = { start, start + len - 1, offset };
+
+    if (is_ctrl) {
+        ht_update_ranges(start, start + len - 1, &add);
+    } else {
+        hypertrace_user_unmapped(start, len);
+    }
+}
+
+void hypertrace_user_unmapped(abi_ulong start, abi_ulong len)
+{
+    if (hypertrace_user_overlaps(start, len)) {
+        ht_update_ranges(start, start + len - 1, NULL);
+    }
+}
+
+bool hypertrace_user_overlaps(abi_ulong start, abi_ulong len)
+{
+    abi_ulong last = start + len - 1;
+    HTRanges *rs;
+    int i;
+
+    RCU_READ_LOCK_GUARD();
+    rs = qatomic_rcu_read(&ht.ranges);
+
+    for (i = 0; rs && i < rs->n; i++) {
+        if (rs->r[i].start <= last && rs->r[i].last >= start) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
+                           uintptr_t host_pc, abi_ptr guest_addr)
+{
+    TranslationBlock *tb;
+    uint64_t offset;
+    uint64_t pc;
+
+    if (!ht.enabled || !ht_ctrl_lookup(guest_addr, &offset) ||
+        !(page_get_flags(guest_addr) & PAGE_READ) ||
+        !in_code_gen_buffer((void *)(host_pc - tcg_splitwx_diff))) {
+        return false;
+    }
+
+    mmap_lock();
+    tb = tcg_tb_lookup(host_pc);
+    cpu_restore_state(cpu, host_pc);
+    pc = cpu->cc->get_pc(cpu);
+    if (hypertrace_site_marked(pc)) {
+        if (tb && !(tb_cflags(tb) & CF_INVALID)) {
+            /* Translated with the helper and still faulting */
+            mmap_unlock();
+            qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: the store at pc 0x%"
+                          PRIx64 " to control 0x" TARGET_ABI_FMT_lx " is"
+                          " atomic or wider than 8 bytes: SIGSEGV\n",
+                          pc, guest_addr);
+            return false;
+        }
+    } else if (hypertrace_site_count() >= HT_MAX_SITES) {
+        mmap_unlock();
+        qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: more than %d code sites"
+                      " store to control; the one at pc 0x%" PRIx64
+                      " gets SIGSEGV\n", HT_MAX_SITES, pc);
+        return false;
+    } else {
+        hypertrace_site_mark(pc);
+        tb_invalidate_phys_range(pc, pc);
+    }
+    mmap_unlock();
+
+    /* Re-execute the store, now translated with the helper */
+    sigprocmask(SIG_SETMASK, old_set, NULL);
+    cpu_loop_exit_noexc(cpu);
+}
+
+/*
+ * helper_hypertrace_st(): a store by an instruction remembered above.  Runs
+ * in the vCPU thread's normal context.
+ */
+static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
+                                  uint64_t val, MemOpIdx oi, uintptr_t ra)
+{
+    MemOp mop = get_memop(oi);
+    unsigned size = memop_size(mop);
+    uint64_t offset, client;
+    uint8_t bytes[8];
+
+    if (ht_ctrl_lookup(addr, &offset)) {
+        client = offset / ht.layout.stride;
+        if (size != 8 || offset % ht.layout.stride != 0 ||
+            client >= ht.layout.max_clients) {
+            qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: store of %u bytes at"
+                          " control offset 0x%" PRIx64 " ignored: events"
+                          " take an 8-byte store at client * 0x%" PRIx64
+                          ", client < %" PRIu64 "\n", size, offset,
+                          ht.layout.stride, ht.layout.max_clients);
+            return;
+        }
+        /* The channel is little-endian: arg1 is what the bytes say */
+        stq_he_p(bytes, (mop & MO_BSWAP) ? bswap64(val) : val);
+        hypertrace_emit(env_cpu(env)->cpu_index, ldq_le_p(bytes),
+                        ht.data + client * ht.layout.stride);
+        return;
+    }
+
+    switch (mop & MO_SIZE) {
+    case MO_8:
+        cpu_stb_mmu(env, addr, val, oi, ra);
+        break;
+    case MO_16:
+        cpu_stw_mmu(env, addr, val, oi, ra);
+        break;
+    case MO_32:
+        cpu_stl_mmu(env, addr, val, oi, ra);
+        break;
+    case MO_64:
+        cpu_stq_mmu(env, addr, val, oi, ra);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}

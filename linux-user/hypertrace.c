@@ -203,11 +203,11 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
         close(fd[i]);
     }
     atexit(hypertrace_user_exit);
-    qemu_opts_del(opts);
 
     /* qemu_hypertrace_init(NULL) in the guest finds BASE here */
     env = g_strconcat("QEMU_HYPERTRACE_BASE=", base, NULL);
     envlist_setenv(envlist, env);
+    qemu_opts_del(opts);
 
     hypertrace_store_fn = hypertrace_user_store;
     ht.enabled = true;

@@ -149,7 +149,9 @@ static int find_device(char *dir, size_t len)
     int ret = -1;
 
     if (!d) {
-        errno = ENODEV;
+        if (errno != EACCES) {
+            errno = ENODEV;
+        }
         return -1;
     }
     while ((e = readdir(d)) != NULL) {

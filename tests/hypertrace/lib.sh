@@ -68,6 +68,7 @@ ht_initrd() {
     local out=$1 script=$2 root
     shift 2
     root=$(mktemp -d)
+    chmod 0755 "$root"
     mkdir -p "$root"/{bin,proc,sys,dev,tmp,etc}
     cp /bin/busybox "$root/bin/busybox"
     [ $# -eq 0 ] || cp "$@" "$root/bin/"

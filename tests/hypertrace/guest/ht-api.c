@@ -3,7 +3,7 @@
  * "ok"/"FAIL" line per check and the number of failures last; emits
  * exactly one event (arg1 = 777, client 0) when everything works.
  *
- * Usage: ht-api [BASE]
+ * Usage: ht-api [-u UID] [BASE]   (-u: drop root privileges to UID first)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qemu-hypertrace.h"
 
@@ -25,8 +27,18 @@ static void check(int cond, const char *what)
 
 int main(int argc, char **argv)
 {
-    const char *base = argc > 1 ? argv[1] : NULL;
+    const char *base;
     uint64_t max;
+
+    if (argc > 2 && !strcmp(argv[1], "-u")) {
+        if (setgid(atoi(argv[2])) != 0 || setuid(atoi(argv[2])) != 0) {
+            perror("ht-api: setuid");
+            return 1;
+        }
+        argc -= 2;
+        argv += 2;
+    }
+    base = argc > 1 ? argv[1] : NULL;
 
     errno = 0;
     check(qemu_hypertrace_data(0) == NULL && errno == EINVAL,

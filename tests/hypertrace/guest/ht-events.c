@@ -3,11 +3,12 @@
  * emitting M events whose arguments encode (thread, sequence number) so
  * that the host can account for every event exactly once.
  *
- * Usage: ht-events [-b BASE] [-c CPU_PIN] THREADS EVENTS
+ * Usage: ht-events [-b BASE] [-c] [-u UID] THREADS EVENTS
  *   arg1        = thread * 1000000 + i
  *   data word k = (thread + 1) << 56 | k << 48 | i   (k = 0 .. N-2)
  * With -c, thread t is pinned to CPU t (system mode: events carry the
- * vCPU index, which the host checks).
+ * vCPU index, which the host checks).  With -u, the program drops root
+ * privileges to UID before init (non-root tests).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -66,8 +67,14 @@ int main(int argc, char **argv)
     pthread_t *tids;
     int opt;
 
-    while ((opt = getopt(argc, argv, "b:c")) != -1) {
+    while ((opt = getopt(argc, argv, "b:cu:")) != -1) {
         switch (opt) {
+        case 'u':
+            if (setgid(atoi(optarg)) != 0 || setuid(atoi(optarg)) != 0) {
+                perror("ht-events: setuid");
+                return 1;
+            }
+            break;
         case 'b':
             base = optarg;
             break;
@@ -79,7 +86,7 @@ int main(int argc, char **argv)
         }
     }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: ht-events [-b BASE] [-c] THREADS EVENTS\n");
+        fprintf(stderr, "usage: ht-events [-b BASE] [-c] [-u UID] THREADS EVENTS\n");
         return 2;
     }
     threads = strtoul(argv[optind], NULL, 0);

@@ -77,6 +77,7 @@ static struct {
     pid_t owner;            /* the process that created the files */
     HypertraceLayout layout;
     char *paths[3];
+    bool created[3];
     dev_t ctrl_dev;
     ino_t ctrl_ino;
     uint8_t *data;          /* QEMU's mapping of BASE-data */
@@ -109,8 +110,9 @@ static void ht_fatal(const char *fmt, ...)
     exit(EXIT_FAILURE);
 }
 
-static int ht_create(const char *path, bool replace, uint64_t size)
+static int ht_create(int i, bool replace, uint64_t size)
 {
+    const char *path = ht.paths[i];
     struct stat st;
     int fd;
 
@@ -131,11 +133,11 @@ static int ht_create(const char *path, bool replace, uint64_t size)
     } else if (fd < 0) {
         ht_fatal("-hypertrace: cannot create %s: %s", path, strerror(errno));
     }
+    ht.created[i] = true;
     if (ftruncate(fd, size) < 0) {
         int err = errno;
 
         close(fd);
-        unlink(path);
         ht_fatal("-hypertrace: cannot size %s: %s", path, strerror(err));
     }
     return fd;
@@ -180,9 +182,9 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     for (i = 0; i < 3; i++) {
         ht.paths[i] = g_strconcat(base, ht_suffix[i], NULL);
     }
-    fd[0] = ht_create(ht.paths[0], replace, HYPERTRACE_CFG_SIZE);
-    fd[1] = ht_create(ht.paths[1], replace, ht.layout.data_size);
-    fd[2] = ht_create(ht.paths[2], replace, ht.layout.ctrl_size);
+    fd[0] = ht_create(0, replace, HYPERTRACE_CFG_SIZE);
+    fd[1] = ht_create(1, replace, ht.layout.data_size);
+    fd[2] = ht_create(2, replace, ht.layout.ctrl_size);
     if (pwrite(fd[0], config, sizeof(config), 0) != sizeof(config)) {
         ht_fatal("-hypertrace: cannot write %s: %s", ht.paths[0],
                  strerror(errno));
@@ -220,11 +222,11 @@ void hypertrace_user_exit(void)
     if (ht.owner != getpid()) {
         return;
     }
+    /* Only the files this process created: never someone else's */
     for (i = 0; i < 3; i++) {
-        if (ht.paths[i]) {
+        if (ht.created[i]) {
             unlink(ht.paths[i]);
-            g_free(ht.paths[i]);
-            ht.paths[i] = NULL;
+            ht.created[i] = false;
         }
     }
 }
@@ -264,7 +266,10 @@ int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
         return -1;
     }
     *is_ctrl = true;
-    *prot &= ~PROT_WRITE;
+    /* Readable, so that a store faults as ACCERR and reaches us */
+    if (*prot & PROT_WRITE) {
+        *prot = (*prot & ~PROT_WRITE) | PROT_READ;
+    }
     return 0;
 }
 

@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# User mode on x86_64: the seed's example, a multi-threaded guest, guest
+# SIGSEGV handlers, mmap/mprotect/mremap/munmap of the channels, hostile
+# stores, fork, file removal on every exit path, stale files and bad
+# option values.
+set -uo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+G="$HT_REPO/tests/hypertrace/guest"
+n_args=$(ht_num_args)
+
+events() { grep -c 'guest_hypertrace cpu=' "$1"; }
+no_files() {
+    for s in config data control; do
+        [ ! -e "$1-$s" ] || { bad "$1-$s left behind ($2)"; return; }
+    done
+}
+
+for p in ht-events ht-mm ht-signals ht-fork; do
+    ht_cc linux-user "$work/$p" "$G/$p.c" || exit 1
+done
+
+# 1. The seed's user-mode example, verbatim but for the paths
+seed="$HT_REPO/../shared/seed/hypertrace-seed.txt"
+if [ -f "$seed" ]; then
+    sed -n '/cat > \/tmp\/my-hypertrace.c <</,/^+ EOF$/p' "$seed" |
+        sed -e '1d' -e '$d' -e 's/^+ //' -e 's/^+$//' > "$work/my-hypertrace.c"
+    grep -q 'qemu_hypertrace(client, 1)' "$work/my-hypertrace.c" ||
+        bad "could not extract the example from the seed"
+    gcc -o "$work/my-hypertrace-user" "$work/my-hypertrace.c" \
+        "$BUILD/x86_64-linux-user/hypertrace/guest/libqemu-hypertrace-guest.a" \
+        -I"$HT_TREE/hypertrace/guest" -lpthread || bad "seed example: build"
+    "$QEMU_USER" -hypertrace "$work/hypertrace" -trace 'enable=guest*' \
+        -D /dev/stdout "$work/my-hypertrace-user" "$work/hypertrace" 2>&1 |
+        cat > "$work/seed.out" || bad "seed example: status $?"
+    cat "$work/seed.out"
+    want1="guest_hypertrace cpu=0 arg1=1 arg2=0x000000000000cafe"
+    want1="$want1 arg3=0x000000000000dead arg4=0x000000000000beef"
+    if [ "$n_args" = 4 ]; then
+        grep -q "$want1" "$work/seed.out" || bad "seed example: no '$want1'"
+        grep -q "guest_hypertrace cpu=0 arg1=0 arg2=0x000000000000cafe" \
+            "$work/seed.out" || bad "seed example: no closing event"
+    fi
+    grep -q "Some computation" "$work/seed.out" || bad "seed example: no output"
+    no_files "$work/hypertrace" "seed example"
+else
+    echo "SKIP seed example: $seed not found (shared/ is not beside the checkout)"
+fi
+
+# 2. Threads: 4 threads x 5000 events, each its own client
+"$QEMU_USER" -hypertrace "$work/t,max-clients=4" -trace guest_hypertrace \
+    -D "$work/threads.log" "$work/ht-events" 4 5000 || bad "threads: status"
+"$HT_REPO/tests/hypertrace/check-events.py" "$work/threads.log" \
+    --threads 4 --events 5000 --args "$n_args" || bad "threads: events"
+# QEMU_HYPERTRACE and base NULL (QEMU sets QEMU_HYPERTRACE_BASE)
+QEMU_HYPERTRACE="path=$work/e,max-clients=2" "$QEMU_USER" \
+    -trace guest_hypertrace -D "$work/env.log" "$work/ht-events" 2 100 ||
+    bad "QEMU_HYPERTRACE: status"
+"$HT_REPO/tests/hypertrace/check-events.py" "$work/env.log" \
+    --threads 2 --events 100 --args "$n_args" || bad "QEMU_HYPERTRACE: events"
+
+# 3. The guest's own SIGSEGV handler
+"$QEMU_USER" -hypertrace "$work/s" -trace guest_hypertrace \
+    -D "$work/sig.log" "$work/ht-signals" "$work/s" || bad "signals: status"
+[ "$(grep -c 'arg1=20[0-9] ' "$work/sig.log")" = 10 ] ||
+    bad "signals: want 10 events, got $(grep -c 'arg1=20[0-9] ' "$work/sig.log")"
+
+# 4. Mappings and hostile stores
+"$QEMU_USER" -hypertrace "$work/m,max-clients=3" -trace guest_hypertrace \
+    -d guest_errors -D "$work/mm.log" "$work/ht-mm" "$work/m" > "$work/mm.out" ||
+    bad "mm: status"
+grep -v '^ok' "$work/mm.out"
+got=$(grep 'guest_hypertrace cpu=' "$work/mm.log" | sed 's/.* arg1=\([0-9]*\) .*/\1/' | tr '\n' ' ')
+[ "$got" = "101 102 103 104 105 " ] || bad "mm: events arg1 '$got', want 101..105"
+[ "$(grep -c 'hypertrace: store of' "$work/mm.log")" = 4 ] ||
+    bad "mm: want 4 guest errors, got $(grep -c 'hypertrace: store of' "$work/mm.log")"
+
+# 5. fork
+"$QEMU_USER" -hypertrace "$work/f,max-clients=2" -trace guest_hypertrace \
+    -D "$work/fork.log" "$work/ht-fork" "$work/f" > "$work/fork.out" ||
+    bad "fork: status"
+cat "$work/fork.out"
+grep -q "files kept" "$work/fork.out" || bad "fork: the child removed the files"
+[ "$(grep -c 'arg1=3[0-9][0-9] ' "$work/fork.log")" = 11 ] &&
+[ "$(grep -c 'arg1=4[0-9][0-9] ' "$work/fork.log")" = 10 ] ||
+    bad "fork: want 11 + 10 events"
+no_files "$work/f" "fork"
+
+# 6. Exit paths: exit_group from a thread is covered above; a fatal signal
+# and QEMU's own error exit
+cat > "$work/abort.c" <<'EOT'
+#include <stdlib.h>
+#include "qemu-hypertrace.h"
+int main(int argc, char **argv)
+{
+    qemu_hypertrace_init(argv[1]);
+    qemu_hypertrace(0, 1);
+    abort();
+}
+EOT
+ht_cc linux-user "$work/abort" "$work/abort.c"
+("$QEMU_USER" -hypertrace "$work/a" "$work/abort" "$work/a") 2>/dev/null
+[ $? -ge 128 ] || bad "abort: expected death by signal"
+no_files "$work/a" "fatal guest signal"
+"$QEMU_USER" -hypertrace "$work/l" "$work/does-not-exist" >/dev/null 2>&1 &&
+    bad "QEMU ran a missing program"
+no_files "$work/l" "QEMU's error exit"
+
+# 7. Stale files and bad options: a clear message and exit status 1
+expect_error() {
+    local what=$1 msg=$2
+    shift 2
+    "$QEMU_USER" "$@" /bin/true > "$work/err.out" 2>&1
+    local rc=$?
+    if [ $rc != 1 ] || ! grep -q -- "$msg" "$work/err.out"; then
+        bad "$what: status $rc, output: $(cat "$work/err.out")"
+    else
+        echo "ok: $what: $(head -n 1 "$work/err.out")"
+    fi
+}
+touch "$work/stale-config"
+expect_error "stale file" "stale-config already exists.*replace=on" \
+    -hypertrace "$work/stale"
+[ -e "$work/stale-config" ] || bad "the stale file was removed without replace=on"
+[ ! -e "$work/stale-data" ] || bad "a failed start left stale-data behind"
+"$QEMU_USER" -hypertrace "$work/stale,replace=on" /bin/true ||
+    bad "replace=on did not replace the stale file"
+no_files "$work/stale" "replace=on"
+ln -s /etc/passwd "$work/link-config"
+expect_error "symlink" "link-config already exists" -hypertrace "$work/link"
+expect_error "symlink with replace=on" "not a regular file" \
+    -hypertrace "$work/link,replace=on"
+expect_error "max-clients=0" "max-clients must be between 1 and 1024" \
+    -hypertrace "$work/x,max-clients=0"
+expect_error "max-clients=100000" "max-clients must be between 1 and 1024" \
+    -hypertrace "$work/x,max-clients=100000"
+expect_error "max-clients=abc" "max-clients" -hypertrace "$work/x,max-clients=abc"
+expect_error "missing path" "path=BASE is required" -hypertrace max-clients=2
+expect_error "unwritable directory" "cannot create /proc/hypertrace-x-config" \
+    -hypertrace /proc/hypertrace-x
+expect_error "overlong path" "path is too long" \
+    -hypertrace "$work/$(head -c 5000 /dev/zero | tr '\0' a)"
+expect_error "unknown parameter" "Invalid parameter 'bogus'" \
+    -hypertrace "$work/x,bogus=1"
+no_files "$work/x" "bad options"
+"$QEMU_USER" -help | grep -q -- '-hypertrace' || bad "-help lacks -hypertrace"
+exit $fail

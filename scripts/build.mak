@@ -5,7 +5,9 @@
 # first; every other goal is forwarded to QEMU's Makefile.
 
 .DEFAULT_GOAL := all
-QEMU_MAKE = $(MAKE) -f Makefile
+# Without -j, QEMU's Makefile runs ninja -j1: use every core instead
+QEMU_MAKE = $(MAKE) -f Makefile $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 HOST_ARCH := $(shell uname -m)
 # Guest libraries built by default: targets whose arch is the host's
 NATIVE_GUEST_DIRS := $(patsubst %/Makefile,%,\

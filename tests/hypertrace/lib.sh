@@ -25,7 +25,7 @@ ht_num_args() {
 }
 
 ht_has_backend() {
-    grep -q "^#define CONFIG_TRACE_$(echo "$1" | tr a-z A-Z) 1" \
+    grep -qx "#define CONFIG_TRACE_$(echo "$1" | tr a-z A-Z)" \
         "$BUILD/config-host.h"
 }
 

@@ -280,6 +280,43 @@ static void test_hostile(void)
     fixture_stop(&f);
 }
 
+/* The monitor turns the event off and on at run time */
+static void test_monitor(void)
+{
+    Fixture f = { 0 };
+    g_autofree char *info = NULL;
+    g_autofree char *info_off = NULL;
+    QDict *rsp;
+
+    fixture_start(&f, "");
+    info = qtest_hmp(f.qts, "info trace-events guest_hypertrace");
+    g_assert_nonnull(strstr(info, "guest_hypertrace : state 1"));
+
+    g_free(qtest_hmp(f.qts, "trace-event guest_hypertrace off"));
+    info_off = qtest_hmp(f.qts, "info trace-events guest_hypertrace");
+    g_assert_nonnull(strstr(info_off, "guest_hypertrace : state 0"));
+    fire(&f, 0, 1);
+    g_assert_cmpint(count_events(&f), ==, 0);
+    g_free(qtest_hmp(f.qts, "trace-event guest_hypertrace on"));
+    fire(&f, 0, 2);
+    g_assert_cmpint(count_events(&f), ==, 1);
+
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'trace-event-set-state',"
+                    " 'arguments': { 'name': 'guest_hypertrace',"
+                    " 'enable': false } }");
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    fire(&f, 0, 3);
+    g_assert_cmpint(count_events(&f), ==, 1);
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'trace-event-set-state',"
+                    " 'arguments': { 'name': 'guest_hypertrace',"
+                    " 'enable': true } }");
+    qobject_unref(rsp);
+    fire(&f, 0, 4);
+    g_assert_cmpint(count_events(&f), ==, 2);
+    fixture_stop(&f);
+}
+
 static void test_reset(void)
 {
     Fixture f = { 0 };
@@ -431,6 +468,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hypertrace/hostile", test_hostile);
     qtest_add_func("/hypertrace/hotplug", test_hotplug);
     qtest_add_func("/hypertrace/migrate", test_migrate);
+    qtest_add_func("/hypertrace/monitor", test_monitor);
 #endif
     qtest_add_func("/hypertrace/reset", test_reset);
     return g_test_run();

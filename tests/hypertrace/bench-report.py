@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Turn make bench's raw lines into a table, CSV, JSON and (where
+matplotlib is installed) a PNG.
+
+Raw line: MODE WHERE VARIANT OP MEDIAN MIN MAX RUNS.  Ratios compare each
+operation with the baseline measured in the same guest run: the
+pci-testdev MMIO write in system mode, getppid() in user mode.  Thread
+rows are aggregate events per second; their ratio is to one thread.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import sys
+
+BASELINE = {"system": "pci-testdev-mmio-write", "user": "getppid"}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("raw")
+    ap.add_argument("--qemu", default="")
+    ap.add_argument("--json")
+    ap.add_argument("--csv")
+    ap.add_argument("--markdown")
+    ap.add_argument("--png")
+    ap.add_argument("--note", action="append", default=[])
+    a = ap.parse_args()
+
+    rows = []
+    with open(a.raw) as f:
+        for line in f:
+            p = line.split()
+            if len(p) != 8:
+                continue
+            rows.append(dict(mode=p[0], where=p[1], variant=p[2], op=p[3],
+                             median=float(p[4]), min=float(p[5]),
+                             max=float(p[6]), runs=int(p[7])))
+    # Baselines per (mode, where, variant): same guest run
+    base = {}
+    one_thread = {}
+    for r in rows:
+        key = (r["mode"], r["where"], r["variant"])
+        if r["op"] == BASELINE.get(r["mode"]):
+            base[key] = r["median"]
+        if r["op"] == "events-per-s-1thread":
+            one_thread[key] = r["median"]
+    for r in rows:
+        key = (r["mode"], r["where"], r["variant"])
+        if r["op"].startswith("events-per-s-"):
+            r["unit"] = "events/s"
+            r["ratio"] = (r["median"] / one_thread[key]
+                          if key in one_thread else None)
+            r["ratio_to"] = "1 thread"
+        else:
+            r["unit"] = "ns/op"
+            r["ratio"] = r["median"] / base[key] if key in base else None
+            r["ratio_to"] = BASELINE.get(r["mode"], "")
+
+    meta = dict(qemu=a.qemu, cpu=cpu_model(), cores=os.cpu_count(),
+                kernel=platform.release(),
+                date=datetime.datetime.now(datetime.timezone.utc)
+                .strftime("%Y-%m-%d %H:%M UTC"),
+                notes=a.note)
+    head = ["mode", "where", "variant", "operation", "median", "min", "max",
+            "unit", "ratio", "ratio to"]
+    table = []
+    for r in rows:
+        ratio = "" if r["ratio"] is None else "%.2fx" % r["ratio"]
+        fmt = "%.0f" if r["unit"] == "events/s" else "%.1f"
+        table.append([r["mode"], r["where"], r["variant"], r["op"],
+                      fmt % r["median"], fmt % r["min"], fmt % r["max"],
+                      r["unit"], ratio, r["ratio_to"]])
+
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
+    print("%s; %s (%s cores); %s" % (meta["qemu"], meta["cpu"],
+                                      meta["cores"], meta["date"]))
+    for line in [head] + table:
+        print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)))
+    for n in a.note:
+        print(n)
+
+    if a.csv:
+        with open(a.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(head)
+            w.writerows(table)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(meta=meta, results=rows), f, indent=1)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write("%s; %s (%s cores); %s\n\n" % (
+                meta["qemu"], meta["cpu"], meta["cores"], meta["date"]))
+            f.write("| " + " | ".join(head) + " |\n")
+            f.write("|" + "---|" * len(head) + "\n")
+            for line in table:
+                f.write("| " + " | ".join(line) + " |\n")
+            for n in a.note:
+                f.write("\n%s\n" % n)
+    if a.png:
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            print("(no PNG: python3-matplotlib is not installed)")
+            return 0
+        ns = [r for r in rows if r["unit"] == "ns/op"
+              and not r["op"].startswith("store")]
+        labels = ["%s %s %s %s" % (r["mode"], r["where"], r["variant"],
+                                   r["op"]) for r in ns]
+        fig, ax = plt.subplots(figsize=(10, 0.28 * len(ns) + 1.5))
+        ax.barh(range(len(ns)), [r["median"] for r in ns],
+                xerr=[[r["median"] - r["min"] for r in ns],
+                      [r["max"] - r["median"] for r in ns]])
+        ax.set_yticks(range(len(ns)))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("ns per operation (median, min-max), log scale")
+        ax.set_title("hypertrace: %s" % meta["qemu"])
+        fig.tight_layout()
+        fig.savefig(a.png, dpi=100)
+        print("plot: %s" % a.png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+/*
+ * Benchmark guest program for make bench: the cost of one hypertrace
+ * event next to other ways out of guest code, all measured in the same
+ * run.  Prints "BENCH name median_ns min_ns max_ns runs" lines.
+ *
+ *   ht-bench system [ITERS]   inside a Linux guest (x86): store, pci-testdev
+ *                             MMIO, outb 0xe9, getppid, hypertrace
+ *   ht-bench user BASE [ITERS]  under qemu-<arch> -hypertrace BASE: store,
+ *                             getppid, write, hypertrace, first event at a
+ *                             new call site
+ *   ht-bench threads T ITERS [BASE]  T threads on T clients (pinned to
+ *                             CPU t in system mode): aggregate events/s
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <sys/io.h>
+#endif
+
+#include "qemu-hypertrace.h"
+
+#define RUNS 7
+
+static volatile uint64_t sink;
+static volatile uint8_t *testdev;
+static int devnull;
+static const char payload[40] = "hypertrace benchmark write of 40 bytes.";
+
+static double now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void op_store(long i) { sink = i; }
+static void op_getppid(long i) { syscall(SYS_getppid); }
+static void op_write(long i) { (void)!write(devnull, payload, sizeof(payload)); }
+static void op_event(long i) { qemu_hypertrace(0, i); }
+static void op_testdev(long i) { testdev[0x100] = i; }
+#if defined(__x86_64__) || defined(__i386__)
+static void op_outb(long i) { outb(i, 0xe9); }
+#endif
+
+static void bench(const char *name, void (*op)(long), long iters)
+{
+    double ns[RUNS];
+    int r;
+    long i;
+
+    for (i = 0; i < iters / 10; i++) {     /* warm up: translate, fault in */
+        op(i);
+    }
+    for (r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+
+        for (i = 0; i < iters; i++) {
+            op(i);
+        }
+        ns[r] = (now_ns() - t0) / iters;
+    }
+    qsort(ns, RUNS, sizeof(ns[0]), cmp_double);
+    printf("BENCH %s %.1f %.1f %.1f %d\n", name, ns[RUNS / 2], ns[0],
+           ns[RUNS - 1], RUNS);
+    fflush(stdout);
+}
+
+/* pci-testdev (1b36:0005) BAR 0 through sysfs */
+static int map_testdev(void)
+{
+    DIR *d = opendir("/sys/bus/pci/devices");
+    struct dirent *e;
+    char path[512], id[32];
+    int found = 0;
+
+    while (d && (e = readdir(d)) != NULL) {
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+                 e->d_name);
+        f = fopen(path, "r");
+        if (!f) {
+            continue;
+        }
+        if (fgets(id, sizeof(id), f) && !strncmp(id, "0x0005", 6)) {
+            snprintf(path, sizeof(path),
+                     "/sys/bus/pci/devices/%s/resource0", e->d_name);
+            found = 1;
+        }
+        fclose(f);
+        if (found) {
+            int fd = open(path, O_RDWR);
+
+            testdev = fd < 0 ? MAP_FAILED :
+                      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+                           fd, 0);
+            break;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return found && testdev != MAP_FAILED ? 0 : -1;
+}
+
+/* A store instruction of its own per site: the first use of each is
+ * what user mode learns from a fault */
+#define SITE(n) \
+    static void __attribute__((noinline)) site##n(volatile uint64_t *p, \
+                                                  uint64_t v) { *p = v; }
+#define SITES8(n) SITE(n##0) SITE(n##1) SITE(n##2) SITE(n##3) \
+                  SITE(n##4) SITE(n##5) SITE(n##6) SITE(n##7)
+SITES8(1) SITES8(2) SITES8(3) SITES8(4)
+typedef void site_fn(volatile uint64_t *, uint64_t);
+#define S8(n) site##n##0, site##n##1, site##n##2, site##n##3, \
+              site##n##4, site##n##5, site##n##6, site##n##7
+static site_fn *const sites[] = { S8(1), S8(2), S8(3), S8(4) };
+#define NSITES (sizeof(sites) / sizeof(sites[0]))
+
+static void bench_first_event(const char *base)
+{
+    char path[4096];
+    double first[NSITES], second[NSITES];
+    volatile uint64_t *ctrl;
+    unsigned s;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s-control", base);
+    fd = open(path, O_RDWR);
+    ctrl = fd < 0 ? MAP_FAILED : mmap(NULL, sysconf(_SC_PAGESIZE),
+                                      PROT_READ | PROT_WRITE, MAP_SHARED,
+                                      fd, 0);
+    if (ctrl == MAP_FAILED) {
+        perror("ht-bench: map control");
+        return;
+    }
+    for (s = 0; s < NSITES; s++) {
+        double t0 = now_ns(), t1, t2;
+
+        sites[s](ctrl, s);
+        t1 = now_ns();
+        sites[s](ctrl, s);
+        t2 = now_ns();
+        first[s] = t1 - t0;
+        second[s] = t2 - t1;
+    }
+    qsort(first, NSITES, sizeof(double), cmp_double);
+    qsort(second, NSITES, sizeof(double), cmp_double);
+    printf("BENCH event-first-at-site %.1f %.1f %.1f %d\n",
+           first[NSITES / 2], first[0], first[NSITES - 1], (int)NSITES);
+    printf("BENCH event-second-at-site %.1f %.1f %.1f %d\n",
+           second[NSITES / 2], second[0], second[NSITES - 1], (int)NSITES);
+    close(fd);
+}
+
+struct worker {
+    pthread_t tid;
+    int index;
+    int pin;
+    long iters;
+    pthread_barrier_t *go;
+};
+
+static void *worker(void *opaque)
+{
+    struct worker *w = opaque;
+    long i;
+
+    if (w->pin) {
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(w->index, &set);
+        sched_setaffinity(0, sizeof(set), &set);
+    }
+    pthread_barrier_wait(w->go);
+    for (i = 0; i < w->iters; i++) {
+        qemu_hypertrace(w->index, i);
+    }
+    return NULL;
+}
+
+/* T threads at once, each on its own client: aggregate events per second */
+static void bench_threads(int threads, long iters, int pin)
+{
+    struct worker w[64];
+    pthread_barrier_t go;
+    double rates[RUNS];
+    int r, t;
+
+    for (r = 0; r < RUNS; r++) {
+        double t0;
+
+        pthread_barrier_init(&go, NULL, threads + 1);
+        for (t = 0; t < threads; t++) {
+            w[t] = (struct worker) { .index = t, .pin = pin, .iters = iters,
+                                     .go = &go };
+            pthread_create(&w[t].tid, NULL, worker, &w[t]);
+        }
+        t0 = now_ns();
+        pthread_barrier_wait(&go);
+        for (t = 0; t < threads; t++) {
+            pthread_join(w[t].tid, NULL);
+        }
+        rates[r] = threads * iters / ((now_ns() - t0) / 1e9);
+        pthread_barrier_destroy(&go);
+    }
+    qsort(rates, RUNS, sizeof(double), cmp_double);
+    printf("BENCH events-per-s-%dthread %.0f %.0f %.0f %d\n", threads,
+           rates[RUNS / 2], rates[0], rates[RUNS - 1], RUNS);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    long iters;
+
+    devnull = open("/dev/null", O_WRONLY);
+    if (!strcmp(mode, "system")) {
+        iters = argc > 2 ? atol(argv[2]) : 200000;
+        if (qemu_hypertrace_init(NULL) != 0) {
+            fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
+            return 1;
+        }
+        bench("store", op_store, iters * 10);
+        if (map_testdev() == 0) {
+            bench("pci-testdev-mmio-write", op_testdev, iters);
+        } else {
+            fprintf(stderr, "ht-bench: no pci-testdev\n");
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        if (ioperm(0xe9, 1, 1) == 0) {
+            bench("outb-0xe9", op_outb, iters);
+        }
+#endif
+        bench("getppid", op_getppid, iters);
+        bench("event", op_event, iters);
+    } else if (!strcmp(mode, "user") && argc > 2) {
+        iters = argc > 3 ? atol(argv[3]) : 200000;
+        if (qemu_hypertrace_init(argv[2]) != 0) {
+            fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
+            return 1;
+        }
+        bench("store", op_store, iters * 10);
+        bench("getppid", op_getppid, iters);
+        bench("write-40-bytes", op_write, iters);
+        bench("event", op_event, iters);
+        bench_first_event(argv[2]);
+    } else if (!strcmp(mode, "threads") && argc > 3) {
+        int threads = atoi(argv[2]);
+
+        iters = atol(argv[3]);
+        if (qemu_hypertrace_init(argc > 4 ? argv[4] : NULL) != 0) {
+            fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
+            return 1;
+        }
+        bench_threads(threads, iters, argc <= 4);
+    } else {
+        fprintf(stderr, "usage: see the comment at the top of ht-bench.c\n");
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The ust (LTTng) backend: a build of its own, <build>/ust, with only
+# x86_64-linux-user and --enable-trace-backends=ust.  lttng-sessiond,
+# "lttng enable-event -u qemu:guest_hypertrace", then babeltrace2 must show
+# the example's two events with their arguments.
+set -uo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+work=$(mktemp -d)
+sessiond=""
+cleanup() {
+    lttng destroy ht >/dev/null 2>&1
+    [ -z "$sessiond" ] || kill "$sessiond" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+n_args=$(ht_num_args)
+
+for c in lttng lttng-sessiond babeltrace2; do
+    command -v $c >/dev/null || ht_skip "$c missing (scripts/install-deps trace)"
+done
+pkg-config --exists lttng-ust ||
+    ht_skip "liblttng-ust-dev missing (scripts/install-deps trace)"
+
+ub="$BUILD/ust"
+if [ ! -f "$ub/GNUmakefile" ]; then
+    ht_log "configuring $ub (x86_64-linux-user, ust backend)"
+    mkdir -p "$ub"
+    (cd "$ub" && "$HT_REPO/configure" --target-list=x86_64-linux-user \
+        --enable-trace-backends=ust --with-hypertrace-args="$n_args") \
+        > "$work/configure.log" 2>&1 || { tail -n 20 "$work/configure.log"; exit 1; }
+fi
+ht_log "building $ub/qemu-x86_64"
+make -s -C "$ub" tree >/dev/null &&
+    ninja -C "$ub" qemu-x86_64 > "$work/build.log" 2>&1 ||
+    { tail -n 20 "$work/build.log"; exit 1; }
+ht_cc linux-user "$work/example" "$HT_REPO/hypertrace/guest/example.c"
+
+export LTTNG_HOME="$work/home"
+mkdir -p "$LTTNG_HOME"
+lttng-sessiond --daemonize --pidfile="$work/sessiond.pid" >/dev/null 2>&1 ||
+    ht_skip "lttng-sessiond does not start here"
+sessiond=$(cat "$work/sessiond.pid")
+lttng create ht --output="$work/trace" >/dev/null &&
+    lttng enable-event -u qemu:guest_hypertrace >/dev/null &&
+    lttng start >/dev/null || { bad "lttng session setup"; exit 1; }
+LTTNG_UST_REGISTER_TIMEOUT=-1 "$ub/qemu-x86_64" -hypertrace "$work/ht" \
+    "$work/example" "$work/ht" || bad "example under the ust build"
+lttng stop >/dev/null
+lttng destroy ht >/dev/null
+babeltrace2 "$work/trace" > "$work/events.txt" 2>&1 || bad "babeltrace2 failed"
+grep guest_hypertrace "$work/events.txt"
+[ "$(grep -c 'qemu:guest_hypertrace' "$work/events.txt")" = 2 ] ||
+    bad "want 2 qemu:guest_hypertrace events"
+grep 'qemu:guest_hypertrace' "$work/events.txt" | head -n 1 |
+    grep -q 'cpu = 0, arg1 = 1' || bad "first event: cpu = 0, arg1 = 1"
+if [ "$n_args" -ge 2 ]; then
+    grep 'qemu:guest_hypertrace' "$work/events.txt" | head -n 1 |
+        grep -q 'arg2 = 161' || bad "first event: arg2 = 161 (0xa1)"
+fi
+exit $fail

@@ -147,6 +147,12 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
                           s, "hypertrace.config", HYPERTRACE_CFG_SIZE);
     memory_region_init_io(&s->ctrl_bar, OBJECT(s), &hypertrace_ctrl_ops, s,
                           "hypertrace.control", s->layout.ctrl_size);
+    /*
+     * Events need no BQL: the write handler changes no device state, reads
+     * only the layout (fixed at realize) and the client's slot, and every
+     * trace backend may be called from several threads at once.
+     */
+    memory_region_enable_lockless_io(&s->ctrl_bar);
 
     pci_register_bar(pdev, HYPERTRACE_PCI_CFG_BAR,
                      PCI_BASE_ADDRESS_SPACE_MEMORY, &s->config_bar);

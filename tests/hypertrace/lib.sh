@@ -102,3 +102,13 @@ ht_boot() {
         -serial "file:$out" -kernel "$kernel" -initrd "$initrd" \
         -append "console=ttyS0 panic=-1 quiet" "$@" </dev/null
 }
+
+# A scratch directory removed on exit, and failure bookkeeping: tests call
+# bad for each failed check and end with "exit $fail".
+ht_scratch() {
+    work=$(mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$work'" EXIT
+    fail=0
+}
+bad() { echo "FAIL: $*"; fail=1; }

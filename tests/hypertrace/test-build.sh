@@ -8,9 +8,7 @@
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
+ht_scratch
 
 for n in 0 10 x; do
     if (cd "$work" && "$HT_REPO/configure" --with-hypertrace-args=$n) \

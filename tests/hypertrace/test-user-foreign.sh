@@ -8,10 +8,7 @@
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+ht_scratch
 n_args=$(ht_num_args)
 G="$HT_REPO/tests/hypertrace/guest"
 TARGETS="aarch64 s390x"

@@ -48,6 +48,11 @@ int main(int argc, char **argv)
     check(errno == EINVAL, "event before init is EINVAL");
     check(qemu_hypertrace_max_clients() == 0, "max_clients() before init");
 
+    /* a failed init leaves nothing locked or mapped behind */
+    errno = 0;
+    check(qemu_hypertrace_init("/nonexistent/hypertrace") == -1 &&
+          errno == ENODEV, "init of a missing channel is ENODEV");
+    check(qemu_hypertrace_max_clients() == 0, "failed init maps nothing");
     check(qemu_hypertrace_init(base) == 0, "init");
     check(qemu_hypertrace_init(base) == 0, "init again is a no-op");
     max = qemu_hypertrace_max_clients();

@@ -28,6 +28,8 @@
 static unsigned long events;
 static int pin;
 
+static const char *base;
+
 static void *worker(void *opaque)
 {
     uint64_t t = (uintptr_t)opaque;
@@ -46,6 +48,12 @@ static void *worker(void *opaque)
             exit(1);
         }
     }
+    /* init is idempotent and thread-safe: every thread may call it */
+    if (qemu_hypertrace_init(base) != 0) {
+        fprintf(stderr, "client %lu: init again: %s\n", (unsigned long)t,
+                qemu_hypertrace_strerror(errno));
+        exit(1);
+    }
     if (!data) {
         fprintf(stderr, "client %lu: %s\n", (unsigned long)t,
                 qemu_hypertrace_strerror(errno));
@@ -62,7 +70,6 @@ static void *worker(void *opaque)
 
 int main(int argc, char **argv)
 {
-    const char *base = NULL;
     unsigned long threads, t;
     pthread_t *tids;
     int opt;

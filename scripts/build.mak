@@ -47,13 +47,13 @@ install: all
 	+$(QEMU_MAKE) install
 
 check: all
-	$(HT_REPO)/tests/hypertrace/run $(CURDIR)
+	+$(HT_REPO)/tests/hypertrace/run $(CURDIR)
 
 demo: all
-	$(HT_REPO)/tests/hypertrace/demo $(CURDIR)
+	+$(HT_REPO)/tests/hypertrace/demo $(CURDIR)
 
 bench: all
-	$(HT_REPO)/tests/hypertrace/bench $(CURDIR)
+	+$(HT_REPO)/tests/hypertrace/bench $(CURDIR)
 
 patches: tree
 	$(HT_REPO)/scripts/make-patches --pristine $(HT_PRISTINE) \

@@ -31,6 +31,7 @@ struct HypertraceState {
     PCIDevice parent_obj;
 
     uint32_t max_clients;
+    bool lockless;
     HypertraceLayout layout;
     uint8_t config[HYPERTRACE_CFG_SIZE];
     uint8_t *data_ptr;
@@ -151,8 +152,11 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
      * Events need no BQL: the write handler changes no device state, reads
      * only the layout (fixed at realize) and the client's slot, and every
      * trace backend may be called from several threads at once.
+     * x-lockless-io=off keeps the lock, to measure what it costs.
      */
-    memory_region_enable_lockless_io(&s->ctrl_bar);
+    if (s->lockless) {
+        memory_region_enable_lockless_io(&s->ctrl_bar);
+    }
 
     pci_register_bar(pdev, HYPERTRACE_PCI_CFG_BAR,
                      PCI_BASE_ADDRESS_SPACE_MEMORY, &s->config_bar);
@@ -183,6 +187,7 @@ static void hypertrace_reset_hold(Object *obj, ResetType type)
 static const Property hypertrace_properties[] = {
     DEFINE_PROP_UINT32("max-clients", HypertraceState, max_clients,
                        HYPERTRACE_DEFAULT_CLIENTS),
+    DEFINE_PROP_BOOL("x-lockless-io", HypertraceState, lockless, true),
 };
 
 static const VMStateDescription vmstate_hypertrace = {

@@ -88,6 +88,18 @@ grep -q "files kept" "$work/fork.out" || bad "fork: the child removed the files"
 [ "$(grep -c 'arg1=4[0-9][0-9] ' "$work/fork.log")" = 10 ] ||
     bad "fork: want 11 + 10 events"
 no_files "$work/f" "fork"
+# fork with the simple backend: the child exits without a writer thread
+if ht_has_backend simple; then
+    timeout 60 "$QEMU_USER" -hypertrace "$work/fs,max-clients=2" \
+        -trace "enable=guest_hypertrace,file=$work/fork.bin" -D /dev/null \
+        "$work/ht-fork" "$work/fs" > /dev/null
+    rc=$?
+    [ $rc = 0 ] || bad "fork with the simple backend: status $rc (124: hung)"
+    /usr/bin/python3 "$HT_TREE/scripts/simpletrace.py" \
+        "$BUILD/trace/trace-events-all" "$work/fork.bin" > "$work/fork-simple.txt" 2>&1
+    [ "$(grep -c 'arg1=0x19[0-9a-f] ' "$work/fork-simple.txt")" = 10 ] ||
+        bad "fork with the simple backend: the parent's 10 events (arg1=400..409) missing"
+fi
 
 # 6. Exit paths: exit_group from a thread is covered above; a fatal signal
 # and QEMU's own error exit

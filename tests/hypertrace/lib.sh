@@ -112,3 +112,24 @@ ht_scratch() {
     fail=0
 }
 bad() { echo "FAIL: $*"; fail=1; }
+
+# ht_kvm_probe KERNEL DIR: does a Linux guest boot under -accel kvm here?
+# Returns 0 if so; otherwise prints the reason and returns 1.  (Software
+# KVM implementations may fail in early boot, or hang.)
+ht_kvm_probe() {
+    local kernel=$1 dir=$2 rc=0
+    if [ ! -w /dev/kvm ]; then
+        echo "/dev/kvm is missing or not writable"
+        return 1
+    fi
+    echo 'echo probe' > "$dir/probe.sh"
+    ht_initrd "$dir/probe.gz" "$dir/probe.sh"
+    ht_boot "$dir/probe.txt" 30 kvm 1 "$kernel" "$dir/probe.gz" \
+        > "$dir/probe.err" 2>&1 || rc=$?
+    grep -q "HT-DONE rc=0" "$dir/probe.txt" 2>/dev/null && return 0
+    echo "a Linux guest does not boot under -accel kvm on this host (probe" \
+         "boot: QEMU status $rc$([ $rc = 124 ] && echo ', timed out after 30 s');" \
+         "last output: $(cat "$dir/probe.err" "$dir/probe.txt" 2>/dev/null |
+                         grep -v '^$' | tail -n 1 | cut -c1-120))"
+    return 1
+}

@@ -78,21 +78,9 @@ run_guest() {
 run_guest tcg
 
 # KVM: only where a Linux guest really boots under it
-if [ ! -w /dev/kvm ]; then
-    echo "SKIP kvm: /dev/kvm is missing or not writable"
+if reason=$(ht_kvm_probe "$kernel" "$work"); then
+    run_guest kvm
 else
-    echo 'echo probe' > "$work/probe.sh"
-    ht_initrd "$work/probe.gz" "$work/probe.sh"
-    rc=0
-    ht_boot "$work/probe.txt" 30 kvm 1 "$kernel" "$work/probe.gz" \
-        >"$work/probe.err" 2>&1 || rc=$?
-    if grep -q "HT-DONE rc=0" "$work/probe.txt" 2>/dev/null; then
-        run_guest kvm
-    else
-        echo "SKIP kvm: a Linux guest does not boot under -accel kvm on this" \
-             "host (probe boot: QEMU status $rc$([ $rc = 124 ] && echo ', timed out after 30 s');" \
-             "last output: $(cat "$work/probe.err" "$work/probe.txt" 2>/dev/null |
-                             grep -v '^$' | tail -n 1 | cut -c1-120))"
-    fi
+    echo "SKIP kvm: $reason"
 fi
 exit $fail

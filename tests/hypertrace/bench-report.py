@@ -58,14 +58,15 @@ def main():
         key = (r["mode"], r["where"], r["variant"])
         if r["op"] == BASELINE.get(r["mode"]):
             base[key] = r["median"]
-        if r["op"] == "events-per-s-1thread":
-            one_thread[key] = r["median"]
+        if r["op"].endswith("-per-s-1thread"):
+            one_thread[(key, r["op"].split("-")[0])] = r["median"]
     for r in rows:
         key = (r["mode"], r["where"], r["variant"])
-        if r["op"].startswith("events-per-s-"):
-            r["unit"] = "events/s"
-            r["ratio"] = (r["median"] / one_thread[key]
-                          if key in one_thread else None)
+        if "-per-s-" in r["op"]:
+            kind = r["op"].split("-")[0]
+            r["unit"] = kind + "/s"
+            r["ratio"] = (r["median"] / one_thread[(key, kind)]
+                          if (key, kind) in one_thread else None)
             r["ratio_to"] = "1 thread"
         else:
             r["unit"] = "ns/op"
@@ -82,7 +83,7 @@ def main():
     table = []
     for r in rows:
         ratio = "" if r["ratio"] is None else "%.2fx" % r["ratio"]
-        fmt = "%.0f" if r["unit"] == "events/s" else "%.1f"
+        fmt = "%.1f" if r["unit"] == "ns/op" else "%.0f"
         table.append([r["mode"], r["where"], r["variant"], r["op"],
                       fmt % r["median"], fmt % r["min"], fmt % r["max"],
                       r["unit"], ratio, r["ratio_to"]])

@@ -41,7 +41,7 @@ ht_initrd "$work/initrd.gz" "$work/test.sh" "$work/ht-events" "$work/ht-api"
 
 fail=0
 run_guest() {
-    local accel=$1 serial="$work/serial-$1.txt" trace="$work/trace-$1.log"
+    local accel=$1 serial="$work/serial-${1%%,*}.txt" trace="$work/trace-${1%%,*}.log"
     local rc=0
 
     ht_log "booting a Linux guest with -accel $accel -smp 2"
@@ -75,7 +75,7 @@ run_guest() {
     echo "$accel: $(grep -c 'guest_hypertrace cpu=' "$trace") events checked"
 }
 
-run_guest tcg
+run_guest tcg,thread=multi
 
 # KVM: only where a Linux guest really boots under it
 if reason=$(ht_kvm_probe "$kernel" "$work"); then

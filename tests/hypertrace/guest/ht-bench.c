@@ -10,6 +10,8 @@
  *                             new call site
  *   ht-bench threads T ITERS [BASE]  T threads on T clients (pinned to
  *                             CPU t in system mode): aggregate events/s
+ *   ht-bench threads-store T ITERS [BASE]  the same with plain stores: how
+ *                             far the machine scales without events
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -180,8 +182,10 @@ struct worker {
     pthread_t tid;
     int index;
     int pin;
+    int stores;             /* plain stores instead of events */
     long iters;
     pthread_barrier_t *go;
+    volatile uint64_t slot[16];     /* a cache line of its own */
 };
 
 static void *worker(void *opaque)
@@ -197,16 +201,25 @@ static void *worker(void *opaque)
         sched_setaffinity(0, sizeof(set), &set);
     }
     pthread_barrier_wait(w->go);
+    if (w->stores) {
+        for (i = 0; i < w->iters; i++) {
+            w->slot[8] = i;
+        }
+        return NULL;
+    }
     for (i = 0; i < w->iters; i++) {
         qemu_hypertrace(w->index, i);
     }
     return NULL;
 }
 
-/* T threads at once, each on its own client: aggregate events per second */
-static void bench_threads(int threads, long iters, int pin)
+/*
+ * T threads at once, each on its own client: aggregate events per second.
+ * With @stores, plain stores instead: how far the machine itself scales.
+ */
+static void bench_threads(int threads, long iters, int pin, int stores)
 {
-    struct worker w[64];
+    static struct worker w[64];
     pthread_barrier_t go;
     double rates[RUNS];
     int r, t;
@@ -216,8 +229,11 @@ static void bench_threads(int threads, long iters, int pin)
 
         pthread_barrier_init(&go, NULL, threads + 1);
         for (t = 0; t < threads; t++) {
-            w[t] = (struct worker) { .index = t, .pin = pin, .iters = iters,
-                                     .go = &go };
+            w[t].index = t;
+            w[t].pin = pin;
+            w[t].stores = stores;
+            w[t].iters = iters;
+            w[t].go = &go;
             pthread_create(&w[t].tid, NULL, worker, &w[t]);
         }
         t0 = now_ns();
@@ -229,7 +245,8 @@ static void bench_threads(int threads, long iters, int pin)
         pthread_barrier_destroy(&go);
     }
     qsort(rates, RUNS, sizeof(double), cmp_double);
-    printf("BENCH events-per-s-%dthread %.0f %.0f %.0f %d\n", threads,
+    printf("BENCH %s-per-s-%dthread %.0f %.0f %.0f %d\n",
+           stores ? "stores" : "events", threads,
            rates[RUNS / 2], rates[0], rates[RUNS - 1], RUNS);
 }
 
@@ -269,7 +286,8 @@ int main(int argc, char **argv)
         bench("write-40-bytes", op_write, iters);
         bench("event", op_event, iters);
         bench_first_event(argv[2]);
-    } else if (!strcmp(mode, "threads") && argc > 3) {
+    } else if ((!strcmp(mode, "threads") || !strcmp(mode, "threads-store"))
+               && argc > 3) {
         int threads = atoi(argv[2]);
 
         iters = atol(argv[3]);
@@ -277,7 +295,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
             return 1;
         }
-        bench_threads(threads, iters, argc <= 4);
+        bench_threads(threads, iters, argc <= 4, !strcmp(mode, "threads-store"));
     } else {
         fprintf(stderr, "usage: see the comment at the top of ht-bench.c\n");
         return 2;

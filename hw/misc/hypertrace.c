@@ -153,6 +153,10 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
      * only the layout (fixed at realize) and the client's slot, and every
      * trace backend may be called from several threads at once.
      * x-lockless-io=off keeps the lock, to measure what it costs.
+     * Hot-unplug cannot free the device under a running handler: vCPUs
+     * dispatch inside RCU read sections, and the flatviews that reach
+     * this region drop their reference to the device only after a grace
+     * period (see memory_region_enable_lockless_io()).
      */
     if (s->lockless) {
         memory_region_enable_lockless_io(&s->ctrl_bar);

@@ -20,7 +20,7 @@ for n in 0 10 x; do
 done
 grep -h "from 1 to 9" "$work/out"
 
-"$HT_TREE/configure" --help | grep -- '--with-hypertrace-args' ||
+(cd "$work" && "$HT_TREE/configure" --help) | grep -- '--with-hypertrace-args' ||
     { echo "FAIL: QEMU's configure --help lacks --with-hypertrace-args"; fail=1; }
 
 # QEMU's own meson option refuses N=10 too (configure in a scratch dir)

@@ -40,6 +40,56 @@ grep -q "Hypertrace arguments *: $(ht_num_args)" "$BUILD/meson-logs/meson-log.tx
 
 "$HT_REPO/scripts/assemble" --check || fail=1
 
+# fetch-qemu's choice of version, with a stand-in apt-cache that offers
+# given versions and a cache where those versions are already extracted
+fake_fetch() {   # VERSIONS...: prints fetch-qemu's stdout and stderr
+    local d="$work/fetch" v
+    rm -rf "$d" && mkdir -p "$d/bin" "$d/cache"
+    { echo '#!/bin/sh'; for v in "$@"; do echo "echo 'Version: $v'"; done; } \
+        > "$d/bin/apt-cache"
+    chmod +x "$d/bin/apt-cache"
+    for v in "$@"; do
+        mkdir -p "$d/cache/qemu-${v#*:}"
+        echo "$v" > "$d/cache/qemu-${v#*:}/.hypertrace-extracted"
+    done
+    PATH="$d/bin:$PATH" "$HT_REPO/scripts/fetch-qemu" "$d/cache" 2>&1
+}
+pin=$(sed -n 's/^QEMU_DEBIAN_VERSION=//p' "$HT_REPO/qemu-version")
+out=$(fake_fetch "$pin")
+case $out in */qemu-${pin#*:}) echo "fetch-qemu: pinned $pin -> ok" ;;
+*) bad "fetch-qemu with the pinned version: $out" ;; esac
+newer="1:10.0.99+ds-0+deb13u1"
+out=$(fake_fetch "$pin" "$newer")
+if echo "$out" | grep -q "warning: Debian serves qemu $newer, newer than the pinned $pin" &&
+   echo "$out" | grep -q "/qemu-${newer#*:}$"; then
+    echo "fetch-qemu: newer point release -> $(echo "$out" | head -n 1)"
+else
+    bad "fetch-qemu with a newer 10.0.x: $out"
+fi
+out=$(fake_fetch "1:10.1.2+ds-1") &&
+    bad "fetch-qemu accepted QEMU 10.1: $out"
+echo "$out" | grep -q "Debian serves qemu 1:10.1.2+ds-1, but hypertrace is for QEMU 10.0.x" &&
+    echo "fetch-qemu: 10.1 refused -> $out" || bad "fetch-qemu, 10.1: $out"
+out=$(fake_fetch "1:10.0.2+ds-1") && bad "fetch-qemu accepted an older 10.0.x: $out"
+echo "$out" | grep -q "older than the pinned" || bad "fetch-qemu, older 10.0.x: $out"
+
+# --qemu-src=DIR: upstream QEMU's files (the orig tarball without Debian's
+# patches), copied and patched elsewhere, never modified in place
+up=$("$HT_REPO/scripts/fetch-qemu" --upstream 2>/dev/null)
+qs="$BUILD/qemu-src-check"
+rm -rf "$qs" && mkdir -p "$qs"
+touch "$work/stamp"
+if (cd "$qs" && "$HT_REPO/configure" --qemu-src="$up" \
+        --target-list=x86_64-linux-user) > "$work/qemu-src.log" 2>&1 &&
+   grep -q "Hypertrace arguments" "$qs/meson-logs/meson-log.txt"; then
+    echo "configure --qemu-src=$up: ok"
+else
+    bad "configure --qemu-src failed: $(tail -n 3 "$work/qemu-src.log")"
+fi
+changed=$(find "$up" -newer "$work/stamp" | head -n 3)
+[ -z "$changed" ] || bad "--qemu-src modified the given tree: $changed"
+rm -rf "$qs"
+
 # Incremental: touching a new file recompiles it and relinks, nothing more
 # (a dry run overestimates: it cannot know generated headers stay the same)
 make -s -C "$BUILD" tree

@@ -151,7 +151,9 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
     /*
      * Events need no BQL: the write handler changes no device state, reads
      * only the layout (fixed at realize) and the client's slot, and every
-     * trace backend may be called from several threads at once.
+     * trace backend may be called from several threads at once.  It also
+     * raises no interrupt and reads no virtual clock, so TCG need not end
+     * the TB at a control write.
      * x-lockless-io=off keeps the lock, to measure what it costs.
      * Hot-unplug cannot free the device under a running handler: vCPUs
      * dispatch inside RCU read sections, and the flatviews that reach

@@ -9,6 +9,7 @@ set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
+cd "$work"
 sessiond=""
 cleanup() {
     lttng destroy ht >/dev/null 2>&1

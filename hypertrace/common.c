@@ -6,8 +6,10 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bitops.h"
 #include "qemu/bswap.h"
 #include "qemu/host-utils.h"
+#include "qemu/log.h"
 #include "qapi/error.h"
 #include "hypertrace/hypertrace.h"
 #include "trace/trace-hypertrace.h"
@@ -15,6 +17,8 @@
 QEMU_BUILD_BUG_ON(CONFIG_HYPERTRACE_ARGS < 1 ||
                   CONFIG_HYPERTRACE_ARGS > HYPERTRACE_MAX_ARGS);
 QEMU_BUILD_BUG_ON(HYPERTRACE_CFG_WORDS * 8 > HYPERTRACE_CFG_SIZE);
+QEMU_BUILD_BUG_ON((HYPERTRACE_MAX_ARGS - 1) * 8 > HYPERTRACE_SLOT_ARG1_HIGH);
+QEMU_BUILD_BUG_ON(HYPERTRACE_SLOT_ARG1_HIGH + 4 > HYPERTRACE_SLOT_SIZE);
 
 bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
                             uint64_t stride, bool pow2, Error **errp)
@@ -26,7 +30,8 @@ bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
                    " (got %" PRIu64 ")", HYPERTRACE_MAX_CLIENTS, max_clients);
         return false;
     }
-    assert(is_power_of_2(stride));
+    assert(is_power_of_2(stride) && stride >= HYPERTRACE_SLOT_SIZE &&
+           stride <= HYPERTRACE_MAX_STRIDE);
 
     size = max_clients * stride;
     if (pow2) {
@@ -34,6 +39,7 @@ bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
     }
     layout->max_clients = max_clients;
     layout->stride = stride;
+    layout->stride_shift = ctz64(stride);
     layout->data_size = size;
     layout->ctrl_size = size;
     layout->data_bar = 0;
@@ -59,7 +65,7 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)
 /* Argument i (0-based) of the data slot: event argument i + 2 */
 #define SLOT(i) ldq_le_p(slot + 8 * (i))
 
-void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
+static void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
 {
     if (!trace_event_get_state_backends(TRACE_GUEST_HYPERTRACE)) {
         return;
@@ -87,6 +93,34 @@ void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
     trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
                            SLOT(4), SLOT(5), SLOT(6), SLOT(7));
 #endif
+}
+
+bool hypertrace_control_store(const HypertraceLayout *layout,
+                              const uint8_t *data, const char *who, int cpu,
+                              uint64_t offset, unsigned size, uint64_t val)
+{
+    uint64_t client = offset >> layout->stride_shift;
+    const uint8_t *slot;
+    uint64_t arg1;
+
+    if ((size != 8 && size != 4) || (offset & (layout->stride - 1)) ||
+        client >= layout->max_clients) {
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: store of %u bytes at control"
+                      " offset 0x%" PRIx64 " ignored: events take a 4- or"
+                      " 8-byte store at offset client * 0x%" PRIx64
+                      ", client < %" PRIu64 "\n", who, size, offset,
+                      layout->stride, layout->max_clients);
+        return false;
+    }
+    slot = data + (client << layout->stride_shift);
+    if (size == 8) {
+        arg1 = val;
+    } else {
+        arg1 = deposit64(val, 32, 32,
+                         ldl_le_p(slot + HYPERTRACE_SLOT_ARG1_HIGH));
+    }
+    hypertrace_emit(cpu, arg1, slot);
+    return true;
 }
 
 HypertraceStoreFn *hypertrace_store_fn;

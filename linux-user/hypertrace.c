@@ -398,6 +398,29 @@ bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
     cpu_loop_exit_noexc(cpu);
 }
 
+/* The bytes that a store of @val with @mop writes, read as little-endian */
+static uint64_t ht_le_value(uint64_t val, MemOp mop)
+{
+    unsigned size = memop_size(mop);
+    uint8_t bytes[8];
+
+    if (mop & MO_BSWAP) {
+        switch (size) {
+        case 2:
+            val = bswap16(val);
+            break;
+        case 4:
+            val = bswap32(val);
+            break;
+        case 8:
+            val = bswap64(val);
+            break;
+        }
+    }
+    stn_he_p(bytes, size, val);
+    return ldn_le_p(bytes, size);
+}
+
 /*
  * helper_hypertrace_st(): a store by an instruction remembered above.  Runs
  * in the vCPU thread's normal context.
@@ -406,25 +429,12 @@ static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
                                   uint64_t val, MemOpIdx oi, uintptr_t ra)
 {
     MemOp mop = get_memop(oi);
-    unsigned size = memop_size(mop);
-    uint64_t offset, client;
-    uint8_t bytes[8];
+    uint64_t offset;
 
     if (ht_ctrl_lookup(addr, &offset)) {
-        client = offset / ht.layout.stride;
-        if (size != 8 || offset % ht.layout.stride != 0 ||
-            client >= ht.layout.max_clients) {
-            qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: store of %u bytes at"
-                          " control offset 0x%" PRIx64 " ignored: events"
-                          " take an 8-byte store at client * 0x%" PRIx64
-                          ", client < %" PRIu64 "\n", size, offset,
-                          ht.layout.stride, ht.layout.max_clients);
-            return;
-        }
-        /* The channel is little-endian: arg1 is what the bytes say */
-        stq_he_p(bytes, (mop & MO_BSWAP) ? bswap64(val) : val);
-        hypertrace_emit(env_cpu(env)->cpu_index, ldq_le_p(bytes),
-                        ht.data + client * ht.layout.stride);
+        hypertrace_control_store(&ht.layout, ht.data, "hypertrace",
+                                 env_cpu(env)->cpu_index, offset,
+                                 memop_size(mop), ht_le_value(val, mop));
         return;
     }
 

@@ -3,7 +3,8 @@
  *
  * BAR 0 (config) is read-only and describes the layout, BAR 2 (data) is
  * RAM holding one argument slot per client, BAR 4 (control) is MMIO: an
- * aligned 8-byte write to a client's register fires guest_hypertrace.
+ * 8-byte (or, from guests that cannot store 8 bytes at once, a 4-byte)
+ * write to a client's register fires guest_hypertrace.
  * docs/specs/hypertrace.rst is the guest ABI.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -94,19 +95,10 @@ static void hypertrace_ctrl_write(void *opaque, hwaddr addr, uint64_t val,
                                   unsigned size)
 {
     HypertraceState *s = opaque;
-    uint64_t client = addr / s->layout.stride;
 
-    if (size != 8 || addr % s->layout.stride != 0 ||
-        client >= s->layout.max_clients) {
-        qemu_log_mask(LOG_GUEST_ERROR, "%s: write of %u bytes at 0x%"
-                      HWADDR_PRIx " ignored: events take an 8-byte write at"
-                      " offset client * 0x%" PRIx64 ", client < %" PRIu64 "\n",
-                      __func__, size, addr, s->layout.stride,
-                      s->layout.max_clients);
-        return;
-    }
-    hypertrace_emit(current_cpu ? current_cpu->cpu_index : -1, val,
-                    s->data_ptr + client * s->layout.stride);
+    hypertrace_control_store(&s->layout, s->data_ptr, __func__,
+                             current_cpu ? current_cpu->cpu_index : -1,
+                             addr, size, val);
 }
 
 static const MemoryRegionOps hypertrace_ctrl_ops = {

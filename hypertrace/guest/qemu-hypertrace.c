@@ -38,6 +38,15 @@
 #define HT_SHADOW 1
 #endif
 
+#if UINTPTR_MAX == UINT32_MAX
+/*
+ * A guest with 32-bit pointers has no store that writes 8 bytes at once
+ * (a 64-bit store may be split into two), so it fires events with one
+ * 4-byte store after writing the high half of arg1 into the data slot.
+ */
+#define HT_NARROW 1
+#endif
+
 struct ht_map {
     void *addr;
     size_t size;
@@ -46,11 +55,15 @@ struct ht_map {
 static pthread_mutex_t ht_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
-    /* Written last by init (release), read first by the event path. */
-    uint64_t max_clients;
-    uint64_t num_args;
-    uint64_t data_stride;
-    uint64_t ctrl_stride;
+    /*
+     * Written last by init (release), read first by the event path.  It is
+     * 32 bits wide so that the atomic access needs no libatomic on 32-bit
+     * guests.
+     */
+    uint32_t max_clients;
+    uint32_t num_args;
+    size_t data_stride;
+    size_t ctrl_stride;
     struct ht_map config;
     struct ht_map data;
     struct ht_map ctrl;
@@ -268,10 +281,36 @@ static void release(void)
     ht.num_args = 0;
 }
 
+/*
+ * Whether the config words describe channels this library can use safely:
+ * every word that is later divided, multiplied or mapped is bounded here.
+ */
+static bool layout_valid(uint64_t max_clients, uint64_t num_args,
+                         uint64_t data_stride, uint64_t ctrl_stride,
+                         uint64_t data_size, uint64_t ctrl_size)
+{
+    if (max_clients == 0 || max_clients > HYPERTRACE_MAX_CLIENTS ||
+        num_args == 0 || num_args > HYPERTRACE_MAX_ARGS) {
+        return false;
+    }
+    if (data_stride < HYPERTRACE_SLOT_SIZE ||
+        data_stride > HYPERTRACE_MAX_STRIDE || data_stride % 8 ||
+        ctrl_stride < 8 || ctrl_stride > HYPERTRACE_MAX_STRIDE ||
+        ctrl_stride % 8) {
+        return false;
+    }
+    /* No overflow: both factors are bounded above */
+    return data_size <= HYPERTRACE_MAX_CHANNEL_SIZE &&
+           ctrl_size <= HYPERTRACE_MAX_CHANNEL_SIZE &&
+           max_clients * data_stride <= data_size &&
+           max_clients * ctrl_stride <= ctrl_size;
+}
+
 static int do_init(const char *base)
 {
     char dir[PATH_MAX];
-    uint64_t max_clients, num_args, data_size, ctrl_size;
+    uint64_t max_clients, num_args, data_stride, ctrl_stride;
+    uint64_t data_size, ctrl_size;
 
     if (map_config(base, dir, sizeof(dir)) < 0) {
         return -1;
@@ -286,25 +325,31 @@ static int do_init(const char *base)
     }
     max_clients = cfg_word(&ht.config, HYPERTRACE_CFG_MAX_CLIENTS);
     num_args = cfg_word(&ht.config, HYPERTRACE_CFG_NUM_ARGS);
-    ht.data_stride = cfg_word(&ht.config, HYPERTRACE_CFG_DATA_STRIDE);
-    ht.ctrl_stride = cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_STRIDE);
+    data_stride = cfg_word(&ht.config, HYPERTRACE_CFG_DATA_STRIDE);
+    ctrl_stride = cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_STRIDE);
     data_size = cfg_word(&ht.config, HYPERTRACE_CFG_DATA_SIZE);
     ctrl_size = cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_SIZE);
-    if (max_clients == 0 || max_clients > HYPERTRACE_MAX_CLIENTS ||
-        num_args == 0 || num_args > HYPERTRACE_MAX_ARGS ||
-        ht.data_stride < (num_args - 1) * 8 ||
-        data_size / ht.data_stride < max_clients ||
-        ht.ctrl_stride < 8 || ctrl_size / ht.ctrl_stride < max_clients) {
+    if (!layout_valid(max_clients, num_args, data_stride, ctrl_stride,
+                      data_size, ctrl_size)) {
         errno = EBADMSG;
         return -1;
     }
+    ht.data_stride = data_stride;
+    ht.ctrl_stride = ctrl_stride;
 
 #ifdef QEMU_HYPERTRACE_SYSTEM
-    if (map_channel(dir, cfg_word(&ht.config, HYPERTRACE_CFG_DATA_BAR),
-                    data_size, true, &ht.data) < 0 ||
-        map_channel(dir, cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_BAR),
-                    ctrl_size, true, &ht.ctrl) < 0) {
-        return -1;
+    {
+        uint64_t data_bar = cfg_word(&ht.config, HYPERTRACE_CFG_DATA_BAR);
+        uint64_t ctrl_bar = cfg_word(&ht.config, HYPERTRACE_CFG_CTRL_BAR);
+
+        if (data_bar > 5 || ctrl_bar > 5) {
+            errno = EBADMSG;
+            return -1;
+        }
+        if (map_channel(dir, data_bar, data_size, true, &ht.data) < 0 ||
+            map_channel(dir, ctrl_bar, ctrl_size, true, &ht.ctrl) < 0) {
+            return -1;
+        }
     }
 #else
     if (map_channel(dir, "-data", data_size, true, &ht.data) < 0 ||
@@ -319,7 +364,8 @@ static int do_init(const char *base)
     }
 #endif
     ht.num_args = num_args;
-    __atomic_store_n(&ht.max_clients, max_clients, __ATOMIC_RELEASE);
+    __atomic_store_n(&ht.max_clients, (uint32_t)max_clients,
+                     __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -373,16 +419,16 @@ uint64_t *qemu_hypertrace_data(uint64_t client)
 
 void qemu_hypertrace(uint64_t client, uint64_t arg1)
 {
-    char *ctrl;
+    char *slot_addr, *ctrl;
 
     if (client >= qemu_hypertrace_max_clients()) {
         errno = EINVAL;
         return;
     }
+    slot_addr = (char *)ht.data.addr + client * ht.data_stride;
 #ifdef HT_SHADOW
     {
-        uint64_t *slot = (uint64_t *)((char *)ht.data.addr +
-                                      client * ht.data_stride);
+        uint64_t *slot = (uint64_t *)slot_addr;
         const uint64_t *src = ht.shadow + client * ht.num_args;
         uint64_t i;
 
@@ -391,10 +437,20 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
         }
     }
 #endif
+#ifdef HT_NARROW
+    *(uint32_t *)(slot_addr + HYPERTRACE_SLOT_ARG1_HIGH) =
+        htole32((uint32_t)(arg1 >> 32));
+#else
+    (void)slot_addr;
+#endif
     /* The data slot must be written before the control register */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     ctrl = (char *)ht.ctrl.addr + client * ht.ctrl_stride;
+#ifdef HT_NARROW
+    *(volatile uint32_t *)ctrl = htole32((uint32_t)arg1); /* device memory */
+#else
     *(volatile uint64_t *)ctrl = htole64(arg1); /* device memory */
+#endif
 }
 
 const char *qemu_hypertrace_strerror(int errnum)
@@ -414,10 +470,10 @@ const char *qemu_hypertrace_strerror(int errnum)
                " or grant access to them, see the hypertrace docs)";
     case EBADMSG:
         return "the config channel does not describe a hypertrace channel"
-               " (bad magic or layout)";
+               " (bad magic, or a layout word out of range)";
     case EPROTO:
-        return "the hypertrace ABI version is not supported by this"
-               " guest library";
+        return "the hypertrace ABI version of QEMU differs from this guest"
+               " library's (rebuild the library from the same QEMU)";
     case EINVAL:
         return "client index out of range, or hypertrace not initialised";
     default:

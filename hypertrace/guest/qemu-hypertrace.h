@@ -71,8 +71,10 @@ uint64_t *qemu_hypertrace_data(uint64_t client);
  * @arg1: first event argument
  *
  * Emit one guest_hypertrace event with @arg1 and the client's data slot.
- * One store on little-endian guests.  An out-of-range @client (or a call
- * before init) emits nothing and sets errno to EINVAL.
+ * One 8-byte store on 64-bit little-endian guests; 32-bit guests store the
+ * high half of @arg1 into the data slot, then 4 bytes to the control
+ * register.  An out-of-range @client (or a call before init) emits nothing
+ * and sets errno to EINVAL.
  */
 void qemu_hypertrace(uint64_t client, uint64_t arg1);
 

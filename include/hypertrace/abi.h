@@ -5,8 +5,9 @@
  * and by the guest support library, so it depends on nothing but
  * <stdint.h>.  docs/specs/hypertrace.rst describes the same layout.
  *
- * Every field of every channel is a little-endian 64-bit word, whatever
- * the endianness of the guest or of the host.
+ * Every field of every channel is little-endian, whatever the endianness
+ * of the guest or of the host: 64-bit words, except the 32-bit
+ * HYPERTRACE_SLOT_ARG1_HIGH.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -18,7 +19,11 @@
 
 /* "HYPTRACE" when the little-endian word is read as bytes */
 #define HYPERTRACE_MAGIC            UINT64_C(0x4543415254505948)
-#define HYPERTRACE_VERSION          UINT64_C(1)
+/*
+ * Version 2 added the 4-byte event store for guests that cannot store 8
+ * bytes at once (HYPERTRACE_SLOT_ARG1_HIGH).
+ */
+#define HYPERTRACE_VERSION          UINT64_C(2)
 
 /* Word offsets (in bytes) inside the config channel */
 #define HYPERTRACE_CFG_MAGIC        0x00
@@ -33,6 +38,16 @@
 #define HYPERTRACE_CFG_CTRL_BAR     0x48
 #define HYPERTRACE_CFG_WORDS        10
 #define HYPERTRACE_CFG_SIZE         0x1000
+
+/*
+ * Byte offset, inside a client's data slot, of the 32-bit word that gives
+ * the high half of arg1 when the event is fired by a 4-byte control
+ * store.  The argument words arg2..argN start at offset 0 and take at
+ * most (HYPERTRACE_MAX_ARGS - 1) * 8 bytes, so this follows them.
+ */
+#define HYPERTRACE_SLOT_ARG1_HIGH   0x40
+/* Bytes of a data slot that the ABI uses: data strides are at least this */
+#define HYPERTRACE_SLOT_SIZE        0x48
 
 /* PCI identity and BAR numbers of the system-mode device */
 #define HYPERTRACE_PCI_VENDOR_ID    0x1af4
@@ -53,5 +68,12 @@
 
 /* Upper bound on the number of event arguments (tracetool allows 10) */
 #define HYPERTRACE_MAX_ARGS         9
+
+/*
+ * Upper bound on the client stride and on each channel's size; the guest
+ * library refuses a config channel that declares more.
+ */
+#define HYPERTRACE_MAX_STRIDE       0x100000
+#define HYPERTRACE_MAX_CHANNEL_SIZE 0x40000000
 
 #endif

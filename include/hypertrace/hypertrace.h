@@ -14,6 +14,7 @@
 typedef struct HypertraceLayout {
     uint64_t max_clients;
     uint64_t stride;        /* bytes between two clients, data and control */
+    unsigned stride_shift;  /* log2(stride) */
     uint64_t data_size;
     uint64_t ctrl_size;
     uint64_t data_bar;      /* BAR numbers; 0 where there is no PCI */
@@ -42,15 +43,26 @@ bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
 void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf);
 
 /*
- * hypertrace_emit:
- * @cpu: index of the vCPU that wrote the control register, or -1
- * @arg1: the value written to the control register
- * @slot: the client's data slot (CONFIG_HYPERTRACE_ARGS - 1 little-endian
- *        words), read now and never written
+ * hypertrace_control_store:
+ * @layout: the channel geometry
+ * @data: the data channel (every client's slot), read and never written
+ * @who: prefix of the guest-error message for a store that is no event
+ * @cpu: index of the vCPU that stored, or -1
+ * @offset: byte offset of the store in the control channel
+ * @size: bytes stored
+ * @val: the stored bytes read as a little-endian number
  *
- * Fire the guest_hypertrace trace event.
+ * The one rule for stores to a control channel (docs/specs/hypertrace.rst):
+ * an 8-byte store at a client's offset fires guest_hypertrace with arg1 =
+ * @val; a 4-byte store there fires it with the high half of arg1 taken
+ * from the slot's HYPERTRACE_SLOT_ARG1_HIGH word; any other store is
+ * logged as a guest error and ignored.
+ *
+ * Returns: true when the store fired an event.
  */
-void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot);
+bool hypertrace_control_store(const HypertraceLayout *layout,
+                              const uint8_t *data, const char *who, int cpu,
+                              uint64_t offset, unsigned size, uint64_t val);
 
 /*
  * User mode catches stores to control mappings by translating the storing

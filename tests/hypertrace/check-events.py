@@ -3,7 +3,8 @@
 """Check guest_hypertrace events written by tests/hypertrace/guest/ht-events.
 
 Reads QEMU's log-backend output and verifies that each of THREADS x EVENTS
-events appears exactly once, with the data words ht-events wrote, and (with
+events appears exactly once, with the arg1 (both 32-bit halves) and data
+words ht-events wrote, and (with
 --pin) from the vCPU its thread was pinned to.  Events whose arg1 is in
 --ignore are skipped.  Prints a summary; exits 1 on any mismatch.
 """
@@ -37,12 +38,16 @@ def main():
             if arg1 in a.ignore:
                 continue
             words = [int(x.split("=")[1], 16) for x in m.group(3).split()]
-            t, i = divmod(arg1, 1000000)
+            t, i = divmod(arg1 & 0xffffffff, 1000000)
+            if arg1 >> 32 != 0x5a000000 + t:
+                errors.append(f"event arg1={arg1:#x}: high half {arg1 >> 32:#x},"
+                              f" want {0x5a000000 + t:#x}")
+                continue
             if len(words) != a.args - 1:
                 errors.append(f"event arg1={arg1}: {len(words) + 1} args, want {a.args}")
                 continue
             if t >= a.threads or i >= a.events:
-                errors.append(f"unexpected event arg1={arg1}")
+                errors.append(f"unexpected event arg1={arg1:#x}")
                 continue
             want = [(t + 1) << 56 | k << 48 | i for k in range(a.args - 1)]
             if words != want:

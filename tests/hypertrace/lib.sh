@@ -18,6 +18,35 @@ ht_die() { echo "error: $*" >&2; exit 1; }
 # Exit code 77 tells the runner "skipped"; the reason is printed
 ht_skip() { echo "SKIP: $*"; exit 77; }
 
+# ht_run_logged LOG WHAT CMD...: run CMD with its output in LOG, printing
+# a progress line (the last line of LOG) every 30 s so that long builds are
+# never silent; on failure print the end of LOG.
+ht_run_logged() {
+    local log=$1 what=$2 pid rc=0 n=0
+    shift 2
+    "$@" > "$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        n=$((n + 1))
+        if [ $((n % 30)) = 0 ]; then
+            ht_log "$what: ${n}s, $(tail -n 1 "$log" | cut -c1-100)"
+        fi
+    done
+    wait "$pid" || rc=$?
+    [ $rc = 0 ] || { echo "$what failed (status $rc):"; tail -n 20 "$log"; }
+    return $rc
+}
+
+# Debian's GNU triplet for a QEMU target architecture
+ht_triplet() {
+    case $1 in
+    i386) echo i686-linux-gnu ;;
+    arm) echo arm-linux-gnueabihf ;;
+    *) echo "$1-linux-gnu" ;;
+    esac
+}
+
 # Number of arguments of guest_hypertrace in this build
 ht_num_args() {
     sed -n 's/^#define CONFIG_HYPERTRACE_ARGS \([0-9]*\)$/\1/p' \
@@ -109,6 +138,7 @@ ht_scratch() {
     work=$(mktemp -d)
     # shellcheck disable=SC2064
     trap "rm -rf '$work'" EXIT
+    cd "$work" || exit 1
     fail=0
 }
 bad() { echo "FAIL: $*"; fail=1; }

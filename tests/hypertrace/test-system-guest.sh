@@ -16,8 +16,10 @@ BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 
 EVENTS=500
+EVENTS32=5000
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cd "$work"
 n_args=$(ht_num_args)
 kernel=$(ht_kernel)
 
@@ -40,6 +42,7 @@ EOT
 ht_initrd "$work/initrd.gz" "$work/test.sh" "$work/ht-events" "$work/ht-api"
 
 fail=0
+bad() { echo "FAIL: $*"; fail=1; }
 run_guest() {
     local accel=$1 serial="$work/serial-${1%%,*}.txt" trace="$work/trace-${1%%,*}.log"
     local rc=0
@@ -76,6 +79,39 @@ run_guest() {
 }
 
 run_guest tcg,thread=multi
+
+# A 32-bit (i686) program in the 64-bit guest: 4-byte event stores, whole
+# 64-bit arguments.  Its library is built from the same Makefile with the
+# i686 cross compiler, in a directory of its own.
+if command -v i686-linux-gnu-gcc >/dev/null; then
+    mkdir -p "$work/lib32" "$work/r32"
+    make -s -C "$work/lib32" -f "$BUILD/x86_64-softmmu/hypertrace/guest/Makefile" \
+        CC=i686-linux-gnu-gcc >/dev/null || bad "32-bit guest library"
+    i686-linux-gnu-gcc -O2 -static -o "$work/r32/ht-events32" \
+        "$HT_REPO/tests/hypertrace/guest/ht-events.c" \
+        "$work/lib32/libqemu-hypertrace-guest.a" -I"$HT_TREE/hypertrace/guest" \
+        -lpthread || bad "building the 32-bit ht-events"
+    file "$work/r32/ht-events32" | grep -q "ELF 32-bit.*80386" ||
+        bad "ht-events32 is not an i386 program"
+    echo "ht-events32 4 $EVENTS32 || echo HT-EVENTS-FAILED" > "$work/test32.sh"
+    ht_initrd "$work/initrd32.gz" "$work/test32.sh" "$work/r32/ht-events32"
+    ht_log "booting a Linux guest with a 32-bit program, 4 threads x $EVENTS32"
+    rc=0
+    ht_boot "$work/serial32.txt" 300 tcg,thread=multi 2 "$kernel" \
+        "$work/initrd32.gz" -device hypertrace,max-clients=4 \
+        -trace guest_hypertrace -d guest_errors -D "$work/trace32.log" || rc=$?
+    if ! grep -q "HT-DONE rc=0" "$work/serial32.txt" ||
+       grep -q "HT-EVENTS-FAILED" "$work/serial32.txt"; then
+        bad "32-bit program: the guest did not finish it (QEMU status $rc)"
+        tail -n 20 "$work/serial32.txt"
+    fi
+    grep "^ht-events" "$work/serial32.txt" || true
+    "$HT_REPO/tests/hypertrace/check-events.py" "$work/trace32.log" \
+        --threads 4 --events $EVENTS32 --args "$n_args" || bad "32-bit events"
+    ! grep -q "store of" "$work/trace32.log" || bad "32-bit: guest errors"
+else
+    bad "i686-linux-gnu-gcc missing (scripts/install-deps cross)"
+fi
 
 # KVM: only where a Linux guest really boots under it
 if reason=$(ht_kvm_probe "$kernel" "$work"); then

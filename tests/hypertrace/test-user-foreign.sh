@@ -1,60 +1,98 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# User mode on foreign targets: aarch64 (little-endian) and s390x
-# (big-endian).  Builds only those two linux-user targets, in
-# <build>/foreign, cross-compiles the guest library and test programs
-# statically with Debian's cross compilers, and checks every event.
+# User mode on foreign targets: 64-bit aarch64 and s390x (big-endian),
+# 32-bit i386, arm (armhf) and mipsel, whose guests fire events with the
+# 4-byte control store.  Builds only those linux-user targets, in
+# <build>/foreign; the guest library picks Debian's cross compiler by
+# itself (no CC=), test programs are linked statically with the seed's
+# link line, and every event and argument is checked.
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 ht_scratch
 n_args=$(ht_num_args)
 G="$HT_REPO/tests/hypertrace/guest"
-TARGETS="aarch64 s390x"
+TARGETS="i386 arm mipsel aarch64 s390x"
+list=$(for t in $TARGETS; do printf '%s-linux-user,' "$t"; done)
+list=${list%,}
 
 for t in $TARGETS; do
-    command -v "$t-linux-gnu-gcc" >/dev/null ||
-        ht_skip "$t-linux-gnu-gcc missing (scripts/install-deps cross)"
+    command -v "$(ht_triplet "$t")-gcc" >/dev/null ||
+        ht_skip "$(ht_triplet "$t")-gcc missing (scripts/install-deps cross)"
 done
 
 fb="$BUILD/foreign"
-if [ ! -f "$fb/GNUmakefile" ]; then
-    ht_log "configuring $fb for aarch64-linux-user,s390x-linux-user"
-    mkdir -p "$fb"
-    (cd "$fb" && "$HT_REPO/configure" \
-        --target-list=aarch64-linux-user,s390x-linux-user \
-        --enable-trace-backends=log --with-hypertrace-args="$n_args") \
-        > "$work/configure.log" 2>&1 || { tail -n 20 "$work/configure.log"; exit 1; }
+if [ -f "$fb/GNUmakefile" ] && ! grep -q "^TARGET_DIRS=$list$" "$fb/config-host.mak"; then
+    ht_log "$fb was configured for other targets: configuring it again"
+    rm -rf "$fb"
 fi
-ht_log "building qemu-aarch64 and qemu-s390x"
-make -s -C "$fb" tree >/dev/null &&
-    ninja -C "$fb" qemu-aarch64 qemu-s390x > "$work/build.log" 2>&1 ||
-    { tail -n 20 "$work/build.log"; exit 1; }
+if [ ! -f "$fb/GNUmakefile" ]; then
+    mkdir -p "$fb"
+    ht_run_logged "$work/configure.log" "configuring $fb for $list" \
+        sh -c "cd '$fb' && '$HT_REPO/configure' --target-list=$list \
+               --enable-trace-backends=log --with-hypertrace-args=$n_args" ||
+        exit 1
+fi
+ht_log "building $(for t in $TARGETS; do printf 'qemu-%s ' "$t"; done)"
+ht_run_logged "$work/build.log" "building the foreign targets" \
+    sh -c "make -s -C '$fb' tree >/dev/null &&
+           ninja -C '$fb' $(for t in $TARGETS; do printf 'qemu-%s ' "$t"; done)" ||
+    exit 1
+
+# The guest library refuses a compiler for the wrong architecture, and
+# names the package to install when the cross compiler is missing
+out=$(make -s -C "$fb/mipsel-linux-user/hypertrace/guest" CC=gcc 2>&1) &&
+    bad "CC=gcc for mipsel was accepted"
+echo "$out" | grep -q "builds for x86_64.*use CC=mipsel-linux-gnu-gcc" ||
+    bad "CC=gcc for mipsel: unexpected message: $out"
+if ! command -v powerpc64le-linux-gnu-gcc >/dev/null; then
+    mkdir -p "$work/ppc"
+    printf 'SRC_PATH = %s\nTARGET = ppc64le-linux-user\ninclude $(SRC_PATH)/hypertrace/guest/Makefile.guest\n' \
+        "$HT_TREE" > "$work/ppc/Makefile"
+    out=$(make -s -C "$work/ppc" 2>&1) && bad "ppc64le without a compiler built"
+    echo "$out" | grep -q "install Debian's gcc-powerpc64le-linux-gnu package" ||
+        bad "ppc64le without a compiler: unexpected message: $out"
+    [ ! -e "$work/ppc/qemu-hypertrace.o" ] || bad "ppc64le: host object built"
+fi
 
 for t in $TARGETS; do
-    cc="$t-linux-gnu-gcc"
+    cc="$(ht_triplet "$t")-gcc"
     lib="$fb/$t-linux-user/hypertrace/guest"
     make -s -C "$lib" clean
-    make -s -C "$lib" CC="$cc" >/dev/null || { bad "$t: guest library"; continue; }
+    make -s -C "$lib" >/dev/null || { bad "$t: guest library"; continue; }
     file "$lib/libqemu-hypertrace-guest.a" 2>/dev/null | head -n 1
-    for p in ht-events ht-api; do
-        "$cc" -O2 -static -o "$work/$p-$t" "$G/$p.c" "$lib/libqemu-hypertrace-guest.a" \
-            -I"$HT_TREE/hypertrace/guest" -lpthread || bad "$t: building $p"
+    # Built for the target: the archive's object has the target's machine
+    case $t in
+    i386) m="Intel 80386" ;; arm) m="ARM" ;; mipsel) m="MIPS" ;;
+    aarch64) m="ARM aarch64" ;; s390x) m="S/390" ;;
+    esac
+    (cd "$work" && ar x "$lib/libqemu-hypertrace-guest.a" qemu-hypertrace.o &&
+     file qemu-hypertrace.o | grep -q "$m") || bad "$t: library is not for $m"
+    # The seed's link line (plus -static to run without a sysroot)
+    for p in ht-events ht-api ht-badcfg; do
+        "$cc" -static -o "$work/$p-$t" "$G/$p.c" "$lib/libqemu-hypertrace-guest.a" \
+            -I"$HT_TREE/hypertrace/guest" -I"$HT_TREE/include" -lpthread ||
+            bad "$t: building $p"
     done
-    "$cc" -O2 -static -o "$work/example-$t" "$HT_REPO/hypertrace/guest/example.c" \
+    "$cc" -static -o "$work/example-$t" "$HT_REPO/hypertrace/guest/example.c" \
         "$lib/libqemu-hypertrace-guest.a" -I"$HT_TREE/hypertrace/guest" -lpthread ||
         bad "$t: building example"
 
     qemu="$fb/qemu-$t"
     "$qemu" -hypertrace "$work/$t,max-clients=2" -trace guest_hypertrace \
-        -D "$work/$t.log" "$work/ht-events-$t" 2 2000 || bad "$t: ht-events status"
+        -d guest_errors -D "$work/$t.log" "$work/ht-events-$t" 2 2000 ||
+        bad "$t: ht-events status"
     "$HT_REPO/tests/hypertrace/check-events.py" "$work/$t.log" --threads 2 \
         --events 2000 --args "$n_args" || bad "$t: events"
+    ! grep -q "hypertrace: store of" "$work/$t.log" || bad "$t: guest errors"
     "$qemu" -hypertrace "$work/$t-api" -trace guest_hypertrace \
         -D "$work/$t-api.log" "$work/ht-api-$t" > "$work/$t-api.out" ||
         { bad "$t: ht-api"; grep -v '^ok' "$work/$t-api.out"; }
     grep -q 'arg1=777 ' "$work/$t-api.log" || bad "$t: no ht-api event"
+    mkdir -p "$work/bad-$t"
+    "$qemu" "$work/ht-badcfg-$t" "$work/bad-$t" > "$work/$t-badcfg.out" ||
+        { bad "$t: ht-badcfg"; grep -v '^ok' "$work/$t-badcfg.out"; }
     "$qemu" -hypertrace "$work/$t-ex" -trace guest_hypertrace \
         -D "$work/$t-ex.log" "$work/example-$t" >/dev/null || bad "$t: example"
     want="arg1=1"

@@ -62,6 +62,14 @@ QEMU_HYPERTRACE="path=$work/e,max-clients=2" "$QEMU_USER" \
 "$HT_REPO/tests/hypertrace/check-events.py" "$work/env.log" \
     --threads 2 --events 100 --args "$n_args" || bad "QEMU_HYPERTRACE: events"
 
+# Config words out of range or another ABI version: EBADMSG or EPROTO
+ht_cc linux-user "$work/ht-badcfg" "$G/ht-badcfg.c" -I"$HT_TREE/include" ||
+    bad "building ht-badcfg"
+mkdir -p "$work/badcfg"
+"$QEMU_USER" "$work/ht-badcfg" "$work/badcfg" > "$work/badcfg.out" ||
+    { bad "ht-badcfg"; grep -v '^ok' "$work/badcfg.out"; }
+tail -n 1 "$work/badcfg.out"
+
 # 3. The guest's own SIGSEGV handler
 "$QEMU_USER" -hypertrace "$work/s" -trace guest_hypertrace \
     -D "$work/sig.log" "$work/ht-signals" "$work/s" || bad "signals: status"

@@ -194,6 +194,44 @@ static void test_event(void)
     fixture_stop(&f);
 }
 
+/*
+ * The 4-byte event store of guests that cannot store 8 bytes at once: the
+ * high half of arg1 comes from the slot, which QEMU leaves as it is.
+ */
+static void test_event32(void)
+{
+    Fixture f = { 0 };
+    uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0xcafe, 0xdead, 0xbeef, 4, 5, 6, 7,
+                                           8 };
+    g_autofree char *e_full = event_text(0x89abcdef01234567ULL, slot);
+    g_autofree char *e_low = event_text(0xfedcba98ULL, slot);
+    g_autofree char *e_c1 = event_text(0x0000000500000006ULL, slot);
+    g_autofree char *log = NULL;
+
+    fixture_start(&f, ",max-clients=2");
+    write_slot(&f, 0, slot);
+    write_slot(&f, 1, slot);
+    qpci_io_writel(f.dev, f.data, HYPERTRACE_SLOT_ARG1_HIGH, 0x89abcdef);
+    qpci_io_writel(f.dev, f.ctrl, 0, 0x01234567);
+    qpci_io_writel(f.dev, f.data, HYPERTRACE_SLOT_ARG1_HIGH, 0);
+    qpci_io_writel(f.dev, f.ctrl, 0, 0xfedcba98);
+    /* client 1 has a high word of its own */
+    qpci_io_writel(f.dev, f.data, STRIDE + HYPERTRACE_SLOT_ARG1_HIGH, 5);
+    qpci_io_writel(f.dev, f.ctrl, STRIDE, 6);
+    /* an 8-byte store ignores the high word */
+    qpci_io_writel(f.dev, f.data, HYPERTRACE_SLOT_ARG1_HIGH, 0x77);
+    fire(&f, 0, 3);
+    log = read_log(&f);
+    g_assert_cmpint(count_substr(log, "guest_hypertrace cpu="), ==, 4);
+    g_assert_nonnull(strstr(log, e_full));
+    g_assert_nonnull(strstr(log, e_low));
+    g_assert_nonnull(strstr(log, e_c1));
+    g_assert_nonnull(strstr(log, "guest_hypertrace cpu=-1 arg1=3 "));
+    g_assert_cmphex(qpci_io_readl(f.dev, f.data, HYPERTRACE_SLOT_ARG1_HIGH),
+                    ==, 0x77);
+    fixture_stop(&f);
+}
+
 /* Two clients: each event carries its own client's slot, slots unchanged */
 static void test_clients(void)
 {
@@ -237,12 +275,16 @@ static void test_hostile(void)
     fixture_start(&f, ",max-clients=3");
     write_slot(&f, 0, slot);
 
-    /* narrow writes, including one that ends on the 8-byte boundary */
+    /*
+     * 1- and 2-byte writes, including one that ends on the 8-byte
+     * boundary, and 4-byte writes anywhere but at a client's offset
+     */
     qpci_io_writeb(f.dev, f.ctrl, 0, 1);
     qpci_io_writeb(f.dev, f.ctrl, 7, 1);
     qpci_io_writew(f.dev, f.ctrl, 0, 1);
-    qpci_io_writel(f.dev, f.ctrl, 0, 1);
     qpci_io_writel(f.dev, f.ctrl, 4, 1);
+    qpci_io_writel(f.dev, f.ctrl, 2, 1);
+    qpci_io_writel(f.dev, f.ctrl, 3 * STRIDE, 1);
     /* 8-byte writes at other offsets of client 0's page */
     qpci_io_writeq(f.dev, f.ctrl, 8, 1);
     qpci_io_writeq(f.dev, f.ctrl, 4, 1);
@@ -269,8 +311,8 @@ static void test_hostile(void)
     assert_alive(&f);
     log = read_log(&f);
     g_assert_cmpint(count_substr(log, "guest_hypertrace cpu="), ==, 0);
-    g_assert_cmpint(count_substr(log, "hypertrace_ctrl_write: write of"), >=,
-                    9);
+    g_assert_cmpint(count_substr(log, "hypertrace_ctrl_write: store of"), >=,
+                    10);
     g_assert_cmpint(count_substr(log, "hypertrace_ctrl_read:"), ==, 2);
     g_assert_cmpint(count_substr(log, "hypertrace_config_write:"), ==, 2);
     /* client 0's slot is untouched, and the device still works */
@@ -464,6 +506,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hypertrace/bad-max-clients", test_bad_clients);
 #ifdef CONFIG_TRACE_LOG
     qtest_add_func("/hypertrace/event", test_event);
+    qtest_add_func("/hypertrace/event32", test_event32);
     qtest_add_func("/hypertrace/clients", test_clients);
     qtest_add_func("/hypertrace/hostile", test_hostile);
     qtest_add_func("/hypertrace/hotplug", test_hotplug);

@@ -1,10 +1,12 @@
 /*
  * Guest test program: T threads, each its own hypertrace client, each
  * emitting M events whose arguments encode (thread, sequence number) so
- * that the host can account for every event exactly once.
+ * that the host can account for every event exactly once.  Every argument
+ * has bits set in both 32-bit halves, so that 32-bit guests show that they
+ * pass whole 64-bit values.
  *
  * Usage: ht-events [-b BASE] [-c] [-u UID] THREADS EVENTS
- *   arg1        = thread * 1000000 + i
+ *   arg1        = (0x5a000000 + thread) << 32 | (thread * 1000000 + i)
  *   data word k = (thread + 1) << 56 | k << 48 | i   (k = 0 .. N-2)
  * With -c, thread t is pinned to CPU t (system mode: events carry the
  * vCPU index, which the host checks).  With -u, the program drops root
@@ -63,7 +65,7 @@ static void *worker(void *opaque)
         for (k = 0; k < nwords; k++) {
             data[k] = (t + 1) << 56 | k << 48 | i;
         }
-        qemu_hypertrace(t, t * 1000000 + i);
+        qemu_hypertrace(t, (0x5a000000 + t) << 32 | (t * 1000000 + i));
     }
     return NULL;
 }

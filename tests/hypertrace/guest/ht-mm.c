@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 
     /* stores that are not events */
     ctrl32 = p;
-    ctrl32[0] = 1;                                  /* 4 bytes */
+    ctrl32[1] = 1;                                  /* 4 bytes at 4 */
     ((volatile uint8_t *)p)[7] = 1;                 /* ends on 8 */
     ctrl[1] = 1;                                    /* offset 8 */
     ctrl[page / 8 - 1] = 1;                         /* last word */

@@ -23,7 +23,8 @@ for t in $TARGETS; do
 done
 
 fb="$BUILD/foreign"
-if [ -f "$fb/GNUmakefile" ] && ! grep -q "^TARGET_DIRS=$list$" "$fb/config-host.mak"; then
+if [ -f "$fb/GNUmakefile" ] &&
+   ! grep -qx "TARGET_DIRS=$(echo "$list" | tr , ' ')" "$fb/config-host.mak"; then
     ht_log "$fb was configured for other targets: configuring it again"
     rm -rf "$fb"
 fi

@@ -95,21 +95,38 @@ static void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
 #endif
 }
 
+/*
+ * A guest store wider than 8 bytes, or not aligned to its size, reaches a
+ * device as consecutive aligned pieces, issued one after the other by the
+ * storing vCPU's thread (TCG's cputlb and KVM's MMIO emulation both split
+ * that way).  The end of the last piece that fired nothing, per thread: a
+ * piece that starts there is the rest of the same store, and must not
+ * fire an event on the next client, which the store only partly covers.
+ */
+static __thread const HypertraceLayout *ht_piece_layout;
+static __thread uint64_t ht_piece_end;
+
 bool hypertrace_control_store(const HypertraceLayout *layout,
                               const uint8_t *data, const char *who, int cpu,
                               uint64_t offset, unsigned size, uint64_t val)
 {
     uint64_t client = offset >> layout->stride_shift;
+    bool tail = ht_piece_layout == layout && ht_piece_end == offset;
     const uint8_t *slot;
     uint64_t arg1;
 
+    ht_piece_layout = NULL;
     if ((size != 8 && size != 4) || (offset & (layout->stride - 1)) ||
-        client >= layout->max_clients) {
+        client >= layout->max_clients || tail) {
         qemu_log_mask(LOG_GUEST_ERROR, "%s: store of %u bytes at control"
                       " offset 0x%" PRIx64 " ignored: events take a 4- or"
                       " 8-byte store at offset client * 0x%" PRIx64
-                      ", client < %" PRIu64 "\n", who, size, offset,
-                      layout->stride, layout->max_clients);
+                      ", client < %" PRIu64 "%s\n", who, size, offset,
+                      layout->stride, layout->max_clients,
+                      tail ? " (this is the rest of a store that began"
+                      " before the register)" : "");
+        ht_piece_layout = layout;
+        ht_piece_end = offset + size;
         return false;
     }
     slot = data + (client << layout->stride_shift);

@@ -32,6 +32,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/syscall.h>
 #include "qemu/bswap.h"
 #include "qemu/config-file.h"
 #include "qemu/error-report.h"
@@ -45,6 +46,7 @@
 #include "tcg/tcg.h"
 #include "qemu.h"
 #include "user-internals.h"
+#include "user/cpu_loop.h"
 #include "user-mmap.h"
 #include "hypertrace.h"
 #include "hypertrace/hypertrace.h"
@@ -54,6 +56,7 @@ typedef struct HTRange {
     abi_ulong start;
     abi_ulong last;
     uint64_t offset;        /* offset in BASE-control of @start */
+    bool writable;          /* the guest's protection has PROT_WRITE */
 } HTRange;
 
 /*
@@ -72,12 +75,23 @@ typedef struct HTRanges {
 
 static const char *const ht_suffix[] = { "-config", "-data", "-control" };
 
+/*
+ * Seals of each channel: none can change size, so QEMU's mapping of the
+ * data channel can never fault; config and control take no more writes.
+ */
+static const unsigned ht_seals[] = {
+    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL,
+    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
+    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL,
+};
+
 static struct {
     bool enabled;
     pid_t owner;            /* the process that created the files */
     HypertraceLayout layout;
-    char *paths[3];
+    char *paths[3];         /* absolute */
     bool created[3];
+    char *targets[3];       /* what the links this process made point to */
     dev_t ctrl_dev;
     ino_t ctrl_ino;
     uint8_t *data;          /* QEMU's mapping of BASE-data */
@@ -98,8 +112,8 @@ static QemuOptsList hypertrace_opts = {
 
 static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
                                   uint64_t val, MemOpIdx oi, uintptr_t ra);
-static void ht_fatal(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static void ht_fatal(const char *fmt, ...)
+static G_NORETURN void ht_fatal(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static G_NORETURN void ht_fatal(const char *fmt, ...)
 {
     va_list ap;
 
@@ -110,37 +124,124 @@ static void ht_fatal(const char *fmt, ...)
     exit(EXIT_FAILURE);
 }
 
-static int ht_create(int i, bool replace, uint64_t size)
+/*
+ * If @path is a channel link ("/proc/PID/fd/N"), the PID of the QEMU that
+ * made it; 0 otherwise.
+ */
+static pid_t ht_link_owner(const char *path)
+{
+    char target[64];
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    unsigned long pid, fd;
+    int end = 0;
+
+    if (n <= 0) {
+        return 0;
+    }
+    target[n] = 0;
+    if (sscanf(target, "/proc/%lu/fd/%lu%n", &pid, &fd, &end) != 2 ||
+        end != n || pid == 0 || pid > INT_MAX) {
+        return 0;
+    }
+    return pid;
+}
+
+/* Remove what is at @path if replace=on may: a channel link or a file */
+static void ht_replace(const char *path)
+{
+    struct stat st;
+    pid_t pid;
+
+    if (lstat(path, &st) < 0) {
+        return;
+    }
+    pid = S_ISLNK(st.st_mode) ? ht_link_owner(path) : 0;
+    if (!S_ISREG(st.st_mode) && !pid) {
+        ht_fatal("-hypertrace: %s exists and is neither a hypertrace channel"
+                 " nor a regular file; not replacing it", path);
+    }
+    if (unlink(path) < 0) {
+        ht_fatal("-hypertrace: cannot remove %s: %s", path, strerror(errno));
+    }
+}
+
+static G_NORETURN void ht_exists(const char *path)
+{
+    pid_t pid = ht_link_owner(path);
+    struct stat st;
+
+    if (pid && stat(path, &st) == 0) {
+        ht_fatal("-hypertrace: %s is in use by QEMU process %d; choose"
+                 " another path, or add replace=on to take it over", path,
+                 (int)pid);
+    } else if (pid) {
+        ht_fatal("-hypertrace: %s was left by QEMU process %d, which was"
+                 " killed; remove it or add replace=on", path, (int)pid);
+    }
+    ht_fatal("-hypertrace: %s already exists; remove it or add replace=on",
+             path);
+}
+
+/*
+ * Create channel @i: a sealed memfd of @size bytes (holding @contents, if
+ * not NULL) and, at ht.paths[i], a symbolic link through which other
+ * processes, and the guest, open it.  Returns the memfd.
+ */
+static int ht_create(int i, bool replace, uint64_t size, const void *contents)
 {
     const char *path = ht.paths[i];
+    g_autofree char *name = g_strconcat("hypertrace", ht_suffix[i], NULL);
+    char *target;
     struct stat st;
     int fd;
 
-    if (replace && lstat(path, &st) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            ht_fatal("-hypertrace: %s exists and is not a regular file;"
-                     " not replacing it", path);
-        }
-        if (unlink(path) < 0) {
-            ht_fatal("-hypertrace: cannot remove stale %s: %s", path,
-                     strerror(errno));
-        }
+    if (replace) {
+        ht_replace(path);
     }
-    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST) {
-        ht_fatal("-hypertrace: %s already exists, probably left by a QEMU"
-                 " that was killed; remove it or add replace=on", path);
-    } else if (fd < 0) {
+    fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        ht_fatal("-hypertrace: cannot create the %s channel: %s", name,
+                 strerror(errno));
+    }
+    if (ftruncate(fd, size) < 0 ||
+        (contents && pwrite(fd, contents, size, 0) != (ssize_t)size) ||
+        fcntl(fd, F_ADD_SEALS, ht_seals[i]) < 0 || fstat(fd, &st) < 0) {
+        ht_fatal("-hypertrace: cannot set up the %s channel: %s", name,
+                 strerror(errno));
+    }
+    target = g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), fd);
+    if (symlink(target, path) < 0) {
+        if (errno == EEXIST) {
+            ht_exists(path);
+        }
         ht_fatal("-hypertrace: cannot create %s: %s", path, strerror(errno));
     }
     ht.created[i] = true;
-    if (ftruncate(fd, size) < 0) {
-        int err = errno;
+    ht.targets[i] = target;
+    /* Other processes reach the channel through /proc: check that they can */
+    {
+        struct stat via;
 
-        close(fd);
-        ht_fatal("-hypertrace: cannot size %s: %s", path, strerror(err));
+        if (stat(path, &via) < 0 || via.st_dev != st.st_dev ||
+            via.st_ino != st.st_ino) {
+            ht_fatal("-hypertrace: %s does not lead to QEMU's channel (%s);"
+                     " -hypertrace needs /proc mounted", path,
+                     strerror(errno));
+        }
     }
     return fd;
+}
+
+/* @base made absolute, so that a guest chdir() changes nothing */
+static char *ht_absolute(const char *base)
+{
+    g_autofree char *cwd = NULL;
+
+    if (g_path_is_absolute(base)) {
+        return g_strdup(base);
+    }
+    cwd = g_get_current_dir();
+    return g_build_filename(cwd, base, NULL);
 }
 
 void hypertrace_user_init(const char *optarg, envlist_t *envlist)
@@ -149,7 +250,8 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     uint64_t stride = MAX(qemu_real_host_page_size(), TARGET_PAGE_SIZE);
     Error *err = NULL;
     QemuOpts *opts;
-    const char *base;
+    const char *opt_base;
+    g_autofree char *base = NULL;
     uint64_t max_clients;
     bool replace;
     struct stat st;
@@ -161,12 +263,13 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     if (!opts) {
         exit(EXIT_FAILURE);
     }
-    base = qemu_opt_get(opts, "path");
+    opt_base = qemu_opt_get(opts, "path");
     max_clients = qemu_opt_get_number(opts, "max-clients", 1);
     replace = qemu_opt_get_bool(opts, "replace", false);
-    if (!base || !*base) {
+    if (!opt_base || !*opt_base) {
         ht_fatal("-hypertrace: path=BASE is required");
     }
+    base = ht_absolute(opt_base);
     if (strlen(base) + strlen("-control") >= PATH_MAX) {
         ht_fatal("-hypertrace: path is too long (%zu bytes; the file names"
                  " must stay below %d)", strlen(base), PATH_MAX);
@@ -182,13 +285,9 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     for (i = 0; i < 3; i++) {
         ht.paths[i] = g_strconcat(base, ht_suffix[i], NULL);
     }
-    fd[0] = ht_create(0, replace, HYPERTRACE_CFG_SIZE);
-    fd[1] = ht_create(1, replace, ht.layout.data_size);
-    fd[2] = ht_create(2, replace, ht.layout.ctrl_size);
-    if (pwrite(fd[0], config, sizeof(config), 0) != sizeof(config)) {
-        ht_fatal("-hypertrace: cannot write %s: %s", ht.paths[0],
-                 strerror(errno));
-    }
+    fd[0] = ht_create(0, replace, HYPERTRACE_CFG_SIZE, config);
+    fd[1] = ht_create(1, replace, ht.layout.data_size, NULL);
+    fd[2] = ht_create(2, replace, ht.layout.ctrl_size, NULL);
     ht.data = mmap(NULL, ht.layout.data_size, PROT_READ, MAP_SHARED,
                    fd[1], 0);
     if (ht.data == MAP_FAILED) {
@@ -201,9 +300,7 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     }
     ht.ctrl_dev = st.st_dev;
     ht.ctrl_ino = st.st_ino;
-    for (i = 0; i < 3; i++) {
-        close(fd[i]);
-    }
+    /* The memfds stay open: the links lead to them */
     atexit(hypertrace_user_exit);
 
     /* qemu_hypertrace_init(NULL) in the guest finds BASE here */
@@ -215,24 +312,64 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     ht.enabled = true;
 }
 
+/*
+ * Remove the links this process created, and only those: a link that was
+ * replaced since (replace=on by another QEMU) points to another process
+ * and is left alone.  (Inode numbers cannot tell: a link made after ours
+ * was removed may get the same one.)  Async-signal-safe, for
+ * dump_core_and_abort().
+ */
 void hypertrace_user_exit(void)
 {
+    char target[64];
+    ssize_t n;
     int i;
 
     if (ht.owner != getpid()) {
         return;
     }
-    /* Only the files this process created: never someone else's */
     for (i = 0; i < 3; i++) {
-        if (ht.created[i]) {
+        if (!ht.created[i]) {
+            continue;
+        }
+        ht.created[i] = false;
+        n = readlink(ht.paths[i], target, sizeof(target));
+        if (n > 0 && (size_t)n == strlen(ht.targets[i]) &&
+            !memcmp(target, ht.targets[i], n)) {
             unlink(ht.paths[i]);
-            ht.created[i] = false;
         }
     }
 }
 
-/* The control mapping holding @addr: its offset in BASE-control */
-static bool ht_ctrl_lookup(abi_ptr addr, uint64_t *offset)
+bool hypertrace_user_enabled(void)
+{
+    return ht.enabled;
+}
+
+void hypertrace_user_kill(int host_sig, pid_t pid, pid_t tid)
+{
+    pid_t self = getpid();
+    bool hits;
+
+    if (!ht.enabled || host_sig != SIGKILL) {
+        return;
+    }
+    if (tid) {
+        /* Signal 0 checks that @tid is one of this process's threads */
+        hits = pid == self && syscall(SYS_tgkill, self, tid, 0) == 0;
+    } else {
+        hits = pid == self || pid == 0 || pid == -getpgrp();
+    }
+    if (hits) {
+        hypertrace_user_exit();
+    }
+}
+
+/*
+ * The control mapping holding @addr: its offset in BASE-control, and
+ * whether the guest may store there.
+ */
+static bool ht_ctrl_lookup(abi_ptr addr, uint64_t *offset, bool *writable)
 {
     HTRanges *rs;
     int i;
@@ -243,6 +380,7 @@ static bool ht_ctrl_lookup(abi_ptr addr, uint64_t *offset)
     for (i = 0; rs && i < rs->n; i++) {
         if (addr >= rs->r[i].start && addr <= rs->r[i].last) {
             *offset = rs->r[i].offset + (addr - rs->r[i].start);
+            *writable = rs->r[i].writable;
             return true;
         }
     }
@@ -250,11 +388,11 @@ static bool ht_ctrl_lookup(abi_ptr addr, uint64_t *offset)
 }
 
 int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
-                               int *prot, bool *is_ctrl)
+                               int *prot, int *ctrl_prot)
 {
     struct stat st;
 
-    *is_ctrl = false;
+    *ctrl_prot = -1;
     if (!ht.enabled || fd < 0 || fstat(fd, &st) < 0 ||
         st.st_dev != ht.ctrl_dev || st.st_ino != ht.ctrl_ino) {
         return 0;
@@ -265,7 +403,7 @@ int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
         errno = EINVAL;
         return -1;
     }
-    *is_ctrl = true;
+    *ctrl_prot = *prot;
     /* Readable, so that a store faults as ACCERR and reaches us */
     if (*prot & PROT_WRITE) {
         *prot = (*prot & ~PROT_WRITE) | PROT_READ;
@@ -274,15 +412,16 @@ int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
 }
 
 /*
- * Replace the set of control mappings by the current one less
- * [start, last], plus @add if not NULL.  Called with mmap_lock held.
+ * Replace the set of control mappings by the current one, in which
+ * [start, last] is forgotten (@remove) or made read-only (otherwise),
+ * plus @add if not NULL.  Called with mmap_lock held.
  */
-static void ht_update_ranges(abi_ulong start, abi_ulong last,
+static void ht_update_ranges(abi_ulong start, abi_ulong last, bool remove,
                              const HTRange *add)
 {
     HTRanges *old = ht.ranges;
     int n = old ? old->n : 0;
-    HTRanges *rs = g_malloc(sizeof(*rs) + (2 * n + 1) * sizeof(HTRange));
+    HTRanges *rs = g_malloc(sizeof(*rs) + (3 * n + 1) * sizeof(HTRange));
     int i;
 
     rs->n = 0;
@@ -294,11 +433,20 @@ static void ht_update_ranges(abi_ulong start, abi_ulong last,
             continue;
         }
         if (r.start < start) {
-            rs->r[rs->n++] = (HTRange) { r.start, start - 1, r.offset };
+            rs->r[rs->n++] = (HTRange) {
+                r.start, start - 1, r.offset, r.writable
+            };
+        }
+        if (!remove) {
+            abi_ulong s = MAX(r.start, start), l = MIN(r.last, last);
+
+            rs->r[rs->n++] = (HTRange) {
+                s, l, r.offset + (s - r.start), false
+            };
         }
         if (r.last > last) {
             rs->r[rs->n++] = (HTRange) {
-                last + 1, r.last, r.offset + (last + 1 - r.start)
+                last + 1, r.last, r.offset + (last + 1 - r.start), r.writable
             };
         }
     }
@@ -318,13 +466,15 @@ static void ht_update_ranges(abi_ulong start, abi_ulong last,
     }
 }
 
-void hypertrace_user_mapped(abi_ulong start, abi_ulong len, bool is_ctrl,
+void hypertrace_user_mapped(abi_ulong start, abi_ulong len, int ctrl_prot,
                             off_t offset)
 {
-    HTRange add = { start, start + len - 1, offset };
+    HTRange add = {
+        start, start + len - 1, offset, (ctrl_prot & PROT_WRITE) != 0
+    };
 
-    if (is_ctrl) {
-        ht_update_ranges(start, start + len - 1, &add);
+    if (ctrl_prot >= 0) {
+        ht_update_ranges(start, start + len - 1, true, &add);
     } else {
         hypertrace_user_unmapped(start, len);
     }
@@ -333,7 +483,14 @@ void hypertrace_user_mapped(abi_ulong start, abi_ulong len, bool is_ctrl,
 void hypertrace_user_unmapped(abi_ulong start, abi_ulong len)
 {
     if (hypertrace_user_overlaps(start, len)) {
-        ht_update_ranges(start, start + len - 1, NULL);
+        ht_update_ranges(start, start + len - 1, true, NULL);
+    }
+}
+
+void hypertrace_user_protected(abi_ulong start, abi_ulong len, int prot)
+{
+    if (!(prot & PROT_WRITE) && hypertrace_user_overlaps(start, len)) {
+        ht_update_ranges(start, start + len - 1, false, NULL);
     }
 }
 
@@ -359,11 +516,26 @@ bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
 {
     TranslationBlock *tb;
     uint64_t offset;
+    bool found, writable;
     uint64_t pc;
 
-    if (!ht.enabled || !ht_ctrl_lookup(guest_addr, &offset) ||
-        !(page_get_flags(guest_addr) & PAGE_READ) ||
+    if (!ht.enabled ||
         !in_code_gen_buffer((void *)(host_pc - tcg_splitwx_diff))) {
+        return false;
+    }
+    found = ht_ctrl_lookup(guest_addr, &offset, &writable);
+    if (!found && !have_mmap_lock()) {
+        /*
+         * target_mmap() creates the host mapping before it registers the
+         * control range, both under mmap_lock: wait for a concurrent one
+         * to finish, then look again.
+         */
+        mmap_lock();
+        found = ht_ctrl_lookup(guest_addr, &offset, &writable);
+        mmap_unlock();
+    }
+    /* A store to control that the guest's protection forbids: SIGSEGV */
+    if (!found || !writable || !(page_get_flags(guest_addr) & PAGE_READ)) {
         return false;
     }
 
@@ -421,24 +593,11 @@ static uint64_t ht_le_value(uint64_t val, MemOp mop)
     return ldn_le_p(bytes, size);
 }
 
-/*
- * helper_hypertrace_st(): a store by an instruction remembered above.  Runs
- * in the vCPU thread's normal context.
- */
-static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
-                                  uint64_t val, MemOpIdx oi, uintptr_t ra)
+/* An ordinary store of a remembered instruction */
+static void ht_plain_store(CPUArchState *env, uint64_t addr, uint64_t val,
+                           MemOpIdx oi, uintptr_t ra)
 {
-    MemOp mop = get_memop(oi);
-    uint64_t offset;
-
-    if (ht_ctrl_lookup(addr, &offset)) {
-        hypertrace_control_store(&ht.layout, ht.data, "hypertrace",
-                                 env_cpu(env)->cpu_index, offset,
-                                 memop_size(mop), ht_le_value(val, mop));
-        return;
-    }
-
-    switch (mop & MO_SIZE) {
+    switch (get_memop(oi) & MO_SIZE) {
     case MO_8:
         cpu_stb_mmu(env, addr, val, oi, ra);
         break;
@@ -454,4 +613,41 @@ static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
     default:
         g_assert_not_reached();
     }
+}
+
+/*
+ * helper_hypertrace_st(): a store by an instruction remembered above.  Runs
+ * in the vCPU thread's normal context.
+ */
+static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
+                                  uint64_t val, MemOpIdx oi, uintptr_t ra)
+{
+    MemOp mop = get_memop(oi);
+    uint64_t offset;
+    bool found, writable;
+
+    found = ht_ctrl_lookup(addr, &offset, &writable);
+    if (!found) {
+        /*
+         * Ordinary memory, unless a concurrent mmap() is turning it into
+         * a control mapping: decide and store under mmap_lock, which
+         * target_mmap() holds while it changes mappings, so that the
+         * store cannot meet a half-made mapping and fault.
+         */
+        mmap_lock();
+        found = ht_ctrl_lookup(addr, &offset, &writable);
+        if (!found) {
+            ht_plain_store(env, addr, val, oi, ra);
+            mmap_unlock();
+            return;
+        }
+        mmap_unlock();
+    }
+    if (!writable) {
+        /* As natively: the guest made the mapping read-only or none */
+        cpu_loop_exit_sigsegv(env_cpu(env), addr, MMU_DATA_STORE, false, ra);
+    }
+    hypertrace_control_store(&ht.layout, ht.data, "hypertrace",
+                             env_cpu(env)->cpu_index, offset,
+                             memop_size(mop), ht_le_value(val, mop));
 }

@@ -12,20 +12,45 @@
 /* Parse -hypertrace / QEMU_HYPERTRACE, create the files; exit(1) on error */
 void hypertrace_user_init(const char *optarg, envlist_t *envlist);
 
-/* Remove the channel files (only in the process that created them) */
+/* Whether -hypertrace is in use */
+bool hypertrace_user_enabled(void);
+
+/*
+ * The guest sends @host_sig to process @pid (kill: @tid is 0; 0 and -PGID
+ * are this process's group) or to its thread @tid (tkill, tgkill).  Before
+ * a SIGKILL that reaches this process, remove the channel files: nothing
+ * runs after it.
+ */
+void hypertrace_user_kill(int host_sig, pid_t pid, pid_t tid);
+
+/*
+ * Remove the channel files: only in the process that created them, only
+ * those that are still the ones it created.  Async-signal-safe.
+ */
 void hypertrace_user_exit(void);
 
 /*
- * target_mmap() of @fd: 0 when @fd is not the control file or the mapping
- * is valid (then *@prot loses PROT_WRITE: stores are caught, not made);
- * -1 with errno EINVAL for a bad offset or length.
+ * target_mmap() of @fd: 0 when @fd is not the control file (*@ctrl_prot is
+ * then -1) or the mapping is valid (*@ctrl_prot is the guest's protection,
+ * and *@prot loses PROT_WRITE: stores are caught, not made); -1 with errno
+ * EINVAL for a bad offset or length.
  */
 int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
-                               int *prot, bool *is_ctrl);
+                               int *prot, int *ctrl_prot);
 
-/* A new mapping at [start, start + len) (mmap_lock held) */
-void hypertrace_user_mapped(abi_ulong start, abi_ulong len, bool is_ctrl,
+/*
+ * A new mapping at [start, start + len) (mmap_lock held): of control at
+ * @offset with the guest's protection @ctrl_prot, or anything else when
+ * @ctrl_prot is -1.
+ */
+void hypertrace_user_mapped(abi_ulong start, abi_ulong len, int ctrl_prot,
                             off_t offset);
+
+/*
+ * target_mprotect() gave [start, start + len) protection @prot (mmap_lock
+ * held): stores to control there now fault unless @prot has PROT_WRITE.
+ */
+void hypertrace_user_protected(abi_ulong start, abi_ulong len, int prot);
 
 /* [start, start + len) was unmapped or replaced (mmap_lock held) */
 void hypertrace_user_unmapped(abi_ulong start, abi_ulong len);

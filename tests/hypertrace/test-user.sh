@@ -152,7 +152,7 @@ expect_error "stale file" "stale-config already exists.*replace=on" \
 no_files "$work/stale" "replace=on"
 ln -s /etc/passwd "$work/link-config"
 expect_error "symlink" "link-config already exists" -hypertrace "$work/link"
-expect_error "symlink with replace=on" "not a regular file" \
+expect_error "symlink with replace=on" "neither a hypertrace channel nor a regular file" \
     -hypertrace "$work/link,replace=on"
 expect_error "max-clients=0" "max-clients must be between 1 and 1024" \
     -hypertrace "$work/x,max-clients=0"

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     errno = 0;
     check(mprotect(p, page, PROT_READ | PROT_WRITE) == -1 && errno == EACCES,
           "mprotect(PROT_WRITE) of control: EACCES");
-    check(mprotect(p, page, PROT_READ) == 0, "mprotect(PROT_READ) of control");
+    /* (the failed mprotect changed nothing: still an event) */
     *ctrl = 102;                                    /* event 2 */
     errno = 0;
     check(mremap(p, page, 2 * page, MREMAP_MAYMOVE) == MAP_FAILED &&

@@ -42,6 +42,7 @@ bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
     layout->stride_shift = ctz64(stride);
     layout->data_size = size;
     layout->ctrl_size = size;
+    layout->split_stores = false;
     layout->data_bar = 0;
     layout->ctrl_bar = 0;
     return true;
@@ -111,7 +112,8 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                               uint64_t offset, unsigned size, uint64_t val)
 {
     uint64_t client = offset >> layout->stride_shift;
-    bool tail = ht_piece_layout == layout && ht_piece_end == offset;
+    bool tail = layout->split_stores && ht_piece_layout == layout &&
+                ht_piece_end == offset;
     const uint8_t *slot;
     uint64_t arg1;
 

@@ -125,6 +125,7 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
                                 HYPERTRACE_PCI_STRIDE, true, errp)) {
         return;
     }
+    s->layout.split_stores = true;
     s->layout.data_bar = HYPERTRACE_PCI_DATA_BAR;
     s->layout.ctrl_bar = HYPERTRACE_PCI_CTRL_BAR;
     hypertrace_config_fill(&s->layout, s->config);

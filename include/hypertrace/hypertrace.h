@@ -17,6 +17,7 @@ typedef struct HypertraceLayout {
     unsigned stride_shift;  /* log2(stride) */
     uint64_t data_size;
     uint64_t ctrl_size;
+    bool split_stores;      /* wide stores may arrive in pieces (devices) */
     uint64_t data_bar;      /* BAR numbers; 0 where there is no PCI */
     uint64_t ctrl_bar;
 } HypertraceLayout;

@@ -62,7 +62,14 @@ def main():
             one_thread[(key, r["op"].split("-")[0])] = r["median"]
     for r in rows:
         key = (r["mode"], r["where"], r["variant"])
-        if "-per-s-" in r["op"]:
+        if r["op"].startswith("loss-"):
+            exp = [x["median"] for x in rows
+                   if (x["mode"], x["where"], x["variant"]) == key and
+                   x["op"] == "loss-expected"]
+            r["unit"] = "events"
+            r["ratio"] = r["median"] / exp[0] if exp else None
+            r["ratio_to"] = "expected"
+        elif "-per-s-" in r["op"]:
             kind = r["op"].split("-")[0]
             r["unit"] = kind + "/s"
             r["ratio"] = (r["median"] / one_thread[(key, kind)]

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Recording with the simple backend: every event of many threads reaches
+# the trace file (decoded with simpletrace.py, no "dropped" record), a
+# forked child records into a file of its own, and the log backend stays
+# quiet while a trace file records unless -D or -d trace: asks for it.
+# User mode, and a Linux guest in system mode.
+set -uo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+ht_scratch
+ht_has_backend simple || ht_skip "this build has no simple backend"
+G="$HT_REPO/tests/hypertrace/guest"
+n_args=$(ht_num_args)
+EVENTS_ALL="$BUILD/trace/trace-events-all"
+check_simple() {   # TRACE THREADS EVENTS [check-events args]
+    local trace=$1 threads=$2 events=$3
+    shift 3
+    /usr/bin/python3 "$HT_REPO/tests/hypertrace/check-events.py" "$trace" \
+        --simple "$EVENTS_ALL" --scripts "$HT_TREE/scripts" \
+        --threads "$threads" --events "$events" --args "$n_args" "$@"
+}
+ht_cc linux-user "$work/ht-events" "$G/ht-events.c" || exit 1
+ht_cc linux-user "$work/ht-fork" "$G/ht-fork.c" || exit 1
+
+# 1. 8 threads x 50000 events, nothing dropped; nothing on stderr
+"$QEMU_USER" -hypertrace "$work/u,max-clients=8" \
+    -trace "enable=guest_hypertrace,file=$work/user.bin" \
+    "$work/ht-events" 8 50000 > "$work/user.out" 2> "$work/user.err" ||
+    bad "user: status $?"
+check_simple "$work/user.bin" 8 50000 || bad "user: events"
+if grep -q guest_hypertrace "$work/user.err"; then
+    bad "user: the log backend printed events while a trace file recorded"
+fi
+# the log backend still prints when asked to
+"$QEMU_USER" -hypertrace "$work/v" \
+    -trace "enable=guest_hypertrace,file=$work/v.bin" -d trace:guest_hypertrace \
+    "$work/ht-events" 1 3 > /dev/null 2> "$work/v.err" || bad "-d trace: status"
+[ "$(grep -c 'guest_hypertrace cpu=' "$work/v.err")" = 3 ] ||
+    bad "-d trace: want 3 log lines on stderr"
+"$QEMU_USER" -hypertrace "$work/w" \
+    -trace "enable=guest_hypertrace,file=$work/w.bin" -D "$work/w.log" \
+    "$work/ht-events" 1 3 > /dev/null || bad "-D: status"
+[ "$(grep -c 'guest_hypertrace cpu=' "$work/w.log")" = 3 ] ||
+    bad "-D: want 3 log lines in the -D file"
+check_simple "$work/w.bin" 1 3 || bad "-D: the trace file"
+
+# 2. fork: the child's events go to a file of its own
+"$QEMU_USER" -hypertrace "$work/f,max-clients=2" \
+    -trace "enable=guest_hypertrace,file=$work/fork.bin" \
+    "$work/ht-fork" "$work/f" > "$work/fork.out" || bad "fork: status"
+child=$(ls "$work"/fork.bin-* 2>/dev/null)
+if [ "$(echo "$child" | grep -c .)" != 1 ]; then
+    bad "fork: want one child trace file fork.bin-PID, got '$child'"
+else
+    echo "fork: child trace $(basename "$child")"
+    /usr/bin/python3 "$HT_TREE/scripts/simpletrace.py" "$EVENTS_ALL" "$child" \
+        > "$work/child.txt" || bad "fork: decoding the child's trace"
+    /usr/bin/python3 "$HT_TREE/scripts/simpletrace.py" "$EVENTS_ALL" \
+        "$work/fork.bin" > "$work/parent.txt" || bad "fork: decoding the parent's trace"
+    # child: arg1 = 300..309 on client 1; parent: 400..409
+    [ "$(grep -c 'guest_hypertrace.* arg1=0x1[23][0-9a-f] ' "$work/child.txt")" = 10 ] ||
+        bad "fork: want the child's 10 events (arg1 = 300..309) in its file"
+    [ "$(grep -c 'guest_hypertrace.* arg1=0x19[0-9a-f] ' "$work/parent.txt")" = 10 ] ||
+        bad "fork: want the parent's 10 events in its file"
+    ! grep -q 'arg1=0x19[0-9a-f] ' "$work/child.txt" ||
+        bad "fork: parent events in the child's file"
+    ! grep -q 'Dropped\|dropped' "$work/child.txt" "$work/parent.txt" ||
+        bad "fork: dropped records"
+fi
+
+# 3. System mode: 2 vCPUs, 2 threads x 20000 events into a trace file
+ht_cc softmmu "$work/ht-events-sys" "$G/ht-events.c" || exit 1
+mkdir -p "$work/sys"
+cp "$work/ht-events-sys" "$work/sys/ht-events"
+echo "ht-events -c 2 20000 || echo HT-EVENTS-FAILED" > "$work/sys.sh"
+ht_initrd "$work/sys.gz" "$work/sys.sh" "$work/sys/ht-events"
+kernel=$(ht_kernel)
+ht_log "booting a Linux guest: 2 threads x 20000 events into a simple trace"
+ht_boot "$work/serial.txt" 300 tcg,thread=multi 2 "$kernel" "$work/sys.gz" \
+    -device hypertrace,max-clients=2 \
+    -trace "enable=guest_hypertrace,file=$work/sys.bin" 2> "$work/sys.err" ||
+    bad "system: QEMU status $?"
+grep -q "HT-DONE rc=0" "$work/serial.txt" && ! grep -q HT-EVENTS-FAILED "$work/serial.txt" ||
+    { bad "system: the guest program failed"; tail -n 5 "$work/serial.txt"; }
+check_simple "$work/sys.bin" 2 20000 --pin || bad "system: events"
+! grep -q guest_hypertrace "$work/sys.err" || bad "system: log backend printed events"
+exit $fail

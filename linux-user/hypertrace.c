@@ -341,6 +341,31 @@ void hypertrace_user_exit(void)
     }
 }
 
+void hypertrace_user_exec(bool before)
+{
+    static bool removed[3];
+    int i;
+
+    if (!ht.enabled || ht.owner != getpid()) {
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        if (before) {
+            /* The new program is not this QEMU: its files go away */
+            removed[i] = ht.created[i];
+        } else if (removed[i]) {
+            /* execve() failed: this QEMU goes on with its files */
+            removed[i] = false;
+            if (symlink(ht.targets[i], ht.paths[i]) == 0) {
+                ht.created[i] = true;
+            }
+        }
+    }
+    if (before) {
+        hypertrace_user_exit();
+    }
+}
+
 bool hypertrace_user_enabled(void)
 {
     return ht.enabled;

@@ -12,6 +12,13 @@
 /* Parse -hypertrace / QEMU_HYPERTRACE, create the files; exit(1) on error */
 void hypertrace_user_init(const char *optarg, envlist_t *envlist);
 
+/*
+ * Around the host execve() of a guest execve(): remove the channel files
+ * before it (@before), since the process stops being this QEMU; put them
+ * back if it failed.
+ */
+void hypertrace_user_exec(bool before);
+
 /* Whether -hypertrace is in use */
 bool hypertrace_user_enabled(void);
 

@@ -70,6 +70,19 @@ else
         bad "fork: dropped records"
 fi
 
+# exec: the events before it are written out, and QEMU says that the new
+# program's events do not go to this file
+ht_cc linux-user "$work/ht-hostile" "$G/ht-hostile.c" || exit 1
+"$QEMU_USER" -hypertrace "$work/e" -trace "enable=guest_hypertrace,file=$work/exec.bin" \
+    "$work/ht-hostile" exec "$work/e" /bin/true > /dev/null 2> "$work/exec.err" ||
+    bad "exec: status $?"
+grep -q "does not record the events of programs that this process executes" \
+    "$work/exec.err" || bad "exec: no warning ($(cat "$work/exec.err"))"
+/usr/bin/python3 "$HT_TREE/scripts/simpletrace.py" "$EVENTS_ALL" "$work/exec.bin" \
+    > "$work/exec.txt" || bad "exec: decoding the trace"
+grep -q 'guest_hypertrace.* arg1=0xa ' "$work/exec.txt" ||
+    bad "exec: the event before exec is not in the trace"
+
 # 3. System mode: 2 vCPUs, 2 threads x 20000 events into a trace file
 ht_cc softmmu "$work/ht-events-sys" "$G/ht-events.c" || exit 1
 mkdir -p "$work/sys"

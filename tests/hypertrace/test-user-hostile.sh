@@ -91,6 +91,17 @@ no_files "$work/p" SIGPIPE
 rc=$?
 [ $rc = 137 ] || bad "guest SIGKILL: status $rc, want 137"
 no_files "$work/k" "guest kill(getpid(), SIGKILL)"
+# execve(): the process stops being this QEMU, its files go; a failed
+# execve() puts them back
+"$QEMU_USER" -hypertrace "$work/ex" "$H" exec "$work/ex" /bin/true > /dev/null 2>&1 ||
+    bad "exec: status $?"
+no_files "$work/ex" "exec"
+"$QEMU_USER" -hypertrace "$work/ey" -trace guest_hypertrace -D "$work/ey.log" \
+    "$H" exec "$work/ey" /nonexistent > "$work/ey.out" 2>&1 || bad "failed exec: status $?"
+grep -q "^ok: files back after a failed exec" "$work/ey.out" ||
+    bad "failed exec: $(cat "$work/ey.out")"
+[ "$(events "$work/ey.log" 11)" = 1 ] || bad "failed exec: no event afterwards"
+no_files "$work/ey" "failed exec"
 # SIGKILL from outside: the links stay, name the dead QEMU, replace=on
 "$QEMU_USER" -hypertrace "$work/x" "$H" sleep "$work/x" > "$work/x.out" 2>&1 &
 qpid=$!

@@ -14,6 +14,8 @@
  *   pipe     emit one event, then write lines to stdout until it breaks
  *   chdir D  chdir(D), then emit one event (arg1 = 8)
  *   killself emit one event (arg1 = 9), then kill(getpid(), SIGKILL)
+ *   exec P   emit one event (arg1 = 10), then execv(P); if that fails,
+ *            emit another (arg1 = 11)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -281,6 +283,12 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "chdir") && argc > 3) {
         check(chdir(argv[3]) == 0, "chdir");
         qemu_hypertrace(0, 8);
+    } else if (!strcmp(mode, "exec") && argc > 3) {
+        qemu_hypertrace(0, 10);
+        execv(argv[3], &argv[3]);
+        /* the exec failed: this QEMU's files are back, events still work */
+        check(access(path_of("-config"), R_OK) == 0, "files back after a failed exec");
+        qemu_hypertrace(0, 11);
     } else if (!strcmp(mode, "killself")) {
         qemu_hypertrace(0, 9);
         kill(getpid(), SIGKILL);

@@ -112,12 +112,14 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                               uint64_t offset, unsigned size, uint64_t val)
 {
     uint64_t client = offset >> layout->stride_shift;
-    bool tail = layout->split_stores && ht_piece_layout == layout &&
-                ht_piece_end == offset;
+    bool tail = false;
     const uint8_t *slot;
     uint64_t arg1;
 
-    ht_piece_layout = NULL;
+    if (layout->split_stores) {
+        tail = ht_piece_layout == layout && ht_piece_end == offset;
+        ht_piece_layout = NULL;
+    }
     if ((size != 8 && size != 4) || (offset & (layout->stride - 1)) ||
         client >= layout->max_clients || tail) {
         qemu_log_mask(LOG_GUEST_ERROR, "%s: store of %u bytes at control"
@@ -127,8 +129,10 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                       layout->stride, layout->max_clients,
                       tail ? " (this is the rest of a store that began"
                       " before the register)" : "");
-        ht_piece_layout = layout;
-        ht_piece_end = offset + size;
+        if (layout->split_stores) {
+            ht_piece_layout = layout;
+            ht_piece_end = offset + size;
+        }
         return false;
     }
     slot = data + (client << layout->stride_shift);

@@ -45,6 +45,7 @@ bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
     layout->split_stores = false;
     layout->data_bar = 0;
     layout->ctrl_bar = 0;
+    layout->regions = NULL;
     return true;
 }
 
@@ -143,6 +144,9 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                          ldl_le_p(slot + HYPERTRACE_SLOT_ARG1_HIGH));
     }
     hypertrace_emit(cpu, arg1, slot);
+    if (unlikely(layout->regions)) {
+        hypertrace_regions_event(layout->regions, client, cpu, arg1, slot);
+    }
     return true;
 }
 

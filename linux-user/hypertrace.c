@@ -106,6 +106,9 @@ static QemuOptsList hypertrace_opts = {
         { .name = "path", .type = QEMU_OPT_STRING },
         { .name = "max-clients", .type = QEMU_OPT_NUMBER },
         { .name = "replace", .type = QEMU_OPT_BOOL },
+        { .name = "roi-events", .type = QEMU_OPT_STRING },
+        { .name = "roi-begin", .type = QEMU_OPT_NUMBER },
+        { .name = "roi-end", .type = QEMU_OPT_NUMBER },
         { /* end of list */ }
     },
 };
@@ -280,6 +283,20 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
         exit(EXIT_FAILURE);
     }
     hypertrace_config_fill(&ht.layout, config);
+    if (qemu_opt_get(opts, "roi-events")) {
+        ht.layout.regions = hypertrace_regions_new(
+            qemu_opt_get(opts, "roi-events"),
+            qemu_opt_get_number(opts, "roi-begin", 1),
+            qemu_opt_get_number(opts, "roi-end", 0),
+            max_clients, false, &err);
+        if (!ht.layout.regions) {
+            error_report_err(err);
+            exit(EXIT_FAILURE);
+        }
+    } else if (qemu_opt_get(opts, "roi-begin") ||
+               qemu_opt_get(opts, "roi-end")) {
+        ht_fatal("-hypertrace: roi-begin and roi-end need roi-events");
+    }
 
     ht.owner = getpid();
     for (i = 0; i < 3; i++) {

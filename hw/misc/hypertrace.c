@@ -14,10 +14,12 @@
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
+#include "qapi/qapi-events-hypertrace.h"
 #include "hw/core/cpu.h"
 #include "hw/pci/pci_device.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
+#include "system/runstate.h"
 #include "hypertrace/hypertrace.h"
 
 #define TYPE_HYPERTRACE "hypertrace"
@@ -33,7 +35,14 @@ struct HypertraceState {
 
     uint32_t max_clients;
     bool lockless;
+    char *roi_events;
+    uint64_t roi_begin;
+    uint64_t roi_end;
+    bool roi_notify;
+    bool roi_pause;
     HypertraceLayout layout;
+    VMChangeStateEntry *vmstate_entry;
+    GQueue pending;             /* boundaries to announce once stopped */
     uint8_t config[HYPERTRACE_CFG_SIZE];
     uint8_t *data_ptr;
     MemoryRegion config_bar;
@@ -117,6 +126,91 @@ static const MemoryRegionOps hypertrace_ctrl_ops = {
     },
 };
 
+static void hypertrace_send_boundary(HypertraceState *s,
+                                     const HypertraceBoundary *b)
+{
+    g_autofree char *path = object_get_canonical_path(OBJECT(s));
+    g_autoptr(uint64List) args = NULL;
+    int i;
+
+    for (i = CONFIG_HYPERTRACE_ARGS - 1; i >= 0; i--) {
+        QAPI_LIST_PREPEND(args, b->args[i]);
+    }
+    qapi_event_send_hypertrace_region(path, b->client, b->cpu, b->begin,
+                                      args);
+}
+
+/*
+ * Called with the BQL held, by the vCPU that stored the boundary (or by
+ * qtest).  With roi-pause, the event waits until the VM has stopped, so
+ * that a QMP client that receives it finds the VM paused: vm_stop() from a
+ * vCPU only requests the stop, and this vCPU stops before its next TB.
+ */
+static void hypertrace_boundary(void *opaque, const HypertraceBoundary *b)
+{
+    HypertraceState *s = opaque;
+
+    if (!s->roi_pause || !runstate_is_running()) {
+        hypertrace_send_boundary(s, b);
+        return;
+    }
+    g_queue_push_tail(&s->pending, g_memdup2(b, sizeof(*b)));
+    vm_stop(RUN_STATE_PAUSED);
+}
+
+static void hypertrace_vm_state_change(void *opaque, bool running,
+                                       RunState state)
+{
+    HypertraceState *s = opaque;
+    HypertraceBoundary *b;
+
+    while ((b = g_queue_pop_head(&s->pending))) {
+        hypertrace_send_boundary(s, b);
+        g_free(b);
+    }
+}
+
+static bool hypertrace_regions_realize(HypertraceState *s, Error **errp)
+{
+    bool have_events = s->roi_events && *s->roi_events;
+
+    if (s->roi_pause && !s->roi_notify) {
+        error_setg(errp, "hypertrace: roi-pause=on needs roi-notify=on");
+        return false;
+    }
+    if (!have_events && !s->roi_notify) {
+        return true;
+    }
+    s->layout.regions = hypertrace_regions_new(s->roi_events, s->roi_begin,
+                                               s->roi_end, s->max_clients,
+                                               true, errp);
+    if (!s->layout.regions) {
+        return false;
+    }
+    if (s->roi_notify) {
+        hypertrace_regions_set_notify(s->layout.regions, hypertrace_boundary,
+                                      s);
+        g_queue_init(&s->pending);
+        s->vmstate_entry = qemu_add_vm_change_state_handler(
+            hypertrace_vm_state_change, s);
+    }
+    return true;
+}
+
+static void hypertrace_regions_unrealize(HypertraceState *s)
+{
+    if (s->vmstate_entry) {
+        qemu_del_vm_change_state_handler(s->vmstate_entry);
+        s->vmstate_entry = NULL;
+        g_queue_clear_full(&s->pending, g_free);
+    }
+    if (s->layout.regions) {
+        hypertrace_regions_reset(s->layout.regions);
+        hypertrace_regions_free(s->layout.regions);
+        s->layout.regions = NULL;
+    }
+}
+
 static void hypertrace_realize(PCIDevice *pdev, Error **errp)
 {
     HypertraceState *s = HYPERTRACE(pdev);
@@ -129,9 +223,13 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
     s->layout.data_bar = HYPERTRACE_PCI_DATA_BAR;
     s->layout.ctrl_bar = HYPERTRACE_PCI_CTRL_BAR;
     hypertrace_config_fill(&s->layout, s->config);
+    if (!hypertrace_regions_realize(s, errp)) {
+        return;
+    }
 
     if (!memory_region_init_ram(&s->data_bar, OBJECT(s), "hypertrace.data",
                                 s->layout.data_size, errp)) {
+        hypertrace_regions_unrealize(s);
         return;
     }
     s->data_ptr = memory_region_get_ram_ptr(&s->data_bar);
@@ -173,20 +271,32 @@ static void hypertrace_exit(PCIDevice *pdev)
     HypertraceState *s = HYPERTRACE(pdev);
 
     vmstate_unregister_ram(&s->data_bar, DEVICE(pdev));
+    hypertrace_regions_unrealize(s);
 }
 
-/* Reset clears every data slot; the config and control BARs have no state */
+/*
+ * Reset clears every data slot and closes every region; the config and
+ * control BARs have no state.
+ */
 static void hypertrace_reset_hold(Object *obj, ResetType type)
 {
     HypertraceState *s = HYPERTRACE(obj);
 
     memset(s->data_ptr, 0, s->layout.data_size);
+    if (s->layout.regions) {
+        hypertrace_regions_reset(s->layout.regions);
+    }
 }
 
 static const Property hypertrace_properties[] = {
     DEFINE_PROP_UINT32("max-clients", HypertraceState, max_clients,
                        HYPERTRACE_DEFAULT_CLIENTS),
     DEFINE_PROP_BOOL("x-lockless-io", HypertraceState, lockless, true),
+    DEFINE_PROP_STRING("roi-events", HypertraceState, roi_events),
+    DEFINE_PROP_UINT64("roi-begin", HypertraceState, roi_begin, 1),
+    DEFINE_PROP_UINT64("roi-end", HypertraceState, roi_end, 0),
+    DEFINE_PROP_BOOL("roi-notify", HypertraceState, roi_notify, false),
+    DEFINE_PROP_BOOL("roi-pause", HypertraceState, roi_pause, false),
 };
 
 static const VMStateDescription vmstate_hypertrace = {

@@ -10,6 +10,8 @@
 #include "hypertrace/abi.h"
 #include "exec/memopidx.h"
 
+typedef struct HypertraceRegions HypertraceRegions;
+
 /* Geometry of one hypertrace channel set (device instance or user files) */
 typedef struct HypertraceLayout {
     uint64_t max_clients;
@@ -20,6 +22,7 @@ typedef struct HypertraceLayout {
     bool split_stores;      /* wide stores may arrive in pieces (devices) */
     uint64_t data_bar;      /* BAR numbers; 0 where there is no PCI */
     uint64_t ctrl_bar;
+    HypertraceRegions *regions; /* region control, or NULL */
 } HypertraceLayout;
 
 /*
@@ -57,13 +60,73 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf);
  * an 8-byte store at a client's offset fires guest_hypertrace with arg1 =
  * @val; a 4-byte store there fires it with the high half of arg1 taken
  * from the slot's HYPERTRACE_SLOT_ARG1_HIGH word; any other store is
- * logged as a guest error and ignored.
+ * logged as a guest error and ignored.  An event whose arg1 opens or
+ * closes a region then goes to @layout's region control, if any.
  *
  * Returns: true when the store fired an event.
  */
 bool hypertrace_control_store(const HypertraceLayout *layout,
                               const uint8_t *data, const char *who, int cpu,
                               uint64_t offset, unsigned size, uint64_t val);
+
+/* A region boundary, as region control reports it */
+typedef struct HypertraceBoundary {
+    uint64_t client;
+    int cpu;                    /* vCPU index, or -1 */
+    bool begin;                 /* a region opens (else one closes) */
+    uint32_t depth;             /* regions open on @client afterwards */
+    uint64_t args[CONFIG_HYPERTRACE_ARGS];  /* the event's arg1..argN */
+} HypertraceBoundary;
+
+typedef void HypertraceBoundaryFn(void *opaque, const HypertraceBoundary *b);
+
+/*
+ * hypertrace_regions_new:
+ * @patterns: trace event name patterns separated by ':', with the glob
+ *     syntax of -trace enable=; NULL or empty switches no event
+ * @begin: the arg1 that opens a region on a client
+ * @end: the arg1 that closes one
+ * @max_clients: number of clients of the channel set
+ * @bql: serialize boundaries on the BQL (system mode) rather than on a
+ *     lock of their own (user mode)
+ * @errp: error object
+ *
+ * Returns: the region state, or NULL with @errp set when a pattern
+ * matches no event that can be enabled or @begin equals @end.
+ */
+HypertraceRegions *hypertrace_regions_new(const char *patterns,
+                                          uint64_t begin, uint64_t end,
+                                          uint64_t max_clients, bool bql,
+                                          Error **errp);
+void hypertrace_regions_free(HypertraceRegions *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HypertraceRegions, hypertrace_regions_free)
+
+/* Number of trace events the patterns selected */
+unsigned hypertrace_regions_num_events(const HypertraceRegions *r);
+
+/*
+ * hypertrace_regions_set_notify:
+ *
+ * Call @fn at every boundary (each begin, and each end that closes an
+ * open region), after the trace events were switched and with the same
+ * lock held (the BQL when @bql was given).
+ */
+void hypertrace_regions_set_notify(HypertraceRegions *r,
+                                   HypertraceBoundaryFn *fn, void *opaque);
+
+/*
+ * hypertrace_regions_event:
+ *
+ * An event fired on @client with @arg1 and the client's data @slot: when
+ * @arg1 is the begin or end value, open or close a region.  An end on a
+ * client with no open region is logged as a guest error and changes
+ * nothing.
+ */
+void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
+                              uint64_t arg1, const uint8_t *slot);
+
+/* Close every region (device reset), switching the events off */
+void hypertrace_regions_reset(HypertraceRegions *r);
 
 /*
  * User mode catches stores to control mappings by translating the storing

@@ -15,6 +15,8 @@
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
 #include "hypertrace/abi.h"
 
 #define N_ARGS CONFIG_HYPERTRACE_ARGS
@@ -477,36 +479,193 @@ static void test_migrate(void)
     unlink(file);
 }
 
-static void check_bad_clients(const char *value)
+/* QEMU refuses @props at startup, with @error in its message */
+static void check_bad_device(const char *props, const char *error)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *cmd = g_strdup_printf(
         "%s -M pc -accel qtest -nodefaults -display none "
-        "-device hypertrace,max-clients=%s", qemu, value);
+        "-device hypertrace,%s", qemu, props);
     g_autofree char *out = NULL, *err = NULL;
     int status;
 
     g_assert(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    g_assert_nonnull(strstr(err, "max-clients"));
+    if (!strstr(err, error)) {
+        g_error("-device hypertrace,%s: want '%s' in: %s", props, error, err);
+    }
 }
 
 static void test_bad_clients(void)
 {
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
-    g_autofree char *cmd = g_strdup_printf(
-        "%s -M pc -accel qtest -nodefaults -display none "
-        "-device hypertrace,max-clients=0", qemu);
-    g_autofree char *out = NULL, *err = NULL;
-    int status;
+    check_bad_device("max-clients=0",
+                     "max-clients must be between 1 and 1024");
+    check_bad_device("max-clients=1025", "max-clients");
+    check_bad_device("max-clients=4294967295", "max-clients");
+    check_bad_device("max-clients=-1", "max-clients");
+    check_bad_device("max-clients=many", "max-clients");
+}
 
-    g_assert(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
-    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    g_assert_nonnull(strstr(err, "max-clients must be between 1 and 1024"));
-    check_bad_clients("1025");
-    check_bad_clients("4294967295");
-    check_bad_clients("-1");
-    check_bad_clients("many");
+static void test_bad_regions(void)
+{
+    check_bad_device("roi-events=no_such_event",
+                     "roi-events pattern 'no_such_event' matches no trace"
+                     " event");
+    check_bad_device("roi-events=pci_cfg_read:nope*",
+                     "roi-events pattern 'nope*' matches");
+    check_bad_device("roi-events=pci_cfg_read,roi-begin=3,roi-end=3",
+                     "roi-begin and roi-end must differ (both are 3)");
+    check_bad_device("roi-events=pci_cfg_read,roi-pause=on",
+                     "roi-pause=on needs roi-notify=on");
+    check_bad_device("roi-events=pci_cfg_read,roi-begin=x", "roi-begin");
+}
+
+/* "enabled" or "disabled", as QMP reports trace event @name */
+static char *event_state(Fixture *f, const char *name)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'trace-event-get-state',"
+                           " 'arguments': { 'name': %s } }", name);
+    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *info;
+    char *state;
+
+    g_assert(list && qlist_size(list) == 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    state = g_strdup(qdict_get_str(info, "state"));
+    qobject_unref(rsp);
+    return state;
+}
+
+static void assert_state(Fixture *f, const char *name, const char *want)
+{
+    g_autofree char *state = event_state(f, name);
+
+    g_assert_cmpstr(state, ==, want);
+}
+
+/*
+ * roi-events: enabled while any client is inside a region, nesting
+ * counted per client; an event enabled with -trace stays enabled; an end
+ * with no open region changes nothing and is a guest error.
+ */
+static void test_regions(void)
+{
+    Fixture f = { 0 };
+    g_autofree char *log = NULL;
+
+    fixture_start(&f, ",max-clients=2,roi-events=pci_cfg_read:pci_cfg_wr*"
+                  " -trace pci_cfg_write");
+    assert_state(&f, "pci_cfg_read", "disabled");
+    assert_state(&f, "pci_cfg_write", "enabled");
+
+    fire(&f, 0, 7);                         /* no boundary */
+    assert_state(&f, "pci_cfg_read", "disabled");
+    fire(&f, 0, 1);
+    assert_state(&f, "pci_cfg_read", "enabled");
+    fire(&f, 1, 1);
+    fire(&f, 0, 0);                         /* client 1 still inside */
+    assert_state(&f, "pci_cfg_read", "enabled");
+    fire(&f, 1, 1);                         /* nested */
+    fire(&f, 1, 0);
+    assert_state(&f, "pci_cfg_read", "enabled");
+    fire(&f, 1, 0);                         /* the last open region */
+    assert_state(&f, "pci_cfg_read", "disabled");
+    assert_state(&f, "pci_cfg_write", "enabled");
+
+    fire(&f, 0, 0);                         /* unbalanced */
+    assert_state(&f, "pci_cfg_read", "disabled");
+    log = read_log(&f);
+    g_assert_cmpint(count_substr(log, "hypertrace: client 0 (vCPU -1) ends a"
+                                 " region, but none is open on it"), ==, 1);
+    g_assert_cmpint(count_events(&f), ==, 8);
+
+    /* The unbalanced end did not leave a debt: one begin opens again */
+    fire(&f, 1, 1);
+    assert_state(&f, "pci_cfg_read", "enabled");
+
+    /* A reset closes every region */
+    qtest_system_reset(f.qts);
+    assert_state(&f, "pci_cfg_read", "disabled");
+    fixture_stop(&f);
+
+    /* Other boundary values */
+    fixture_start(&f, ",roi-events=pci_cfg_read,roi-begin=5,roi-end=6");
+    fire(&f, 0, 1);
+    assert_state(&f, "pci_cfg_read", "disabled");
+    fire(&f, 0, 5);
+    assert_state(&f, "pci_cfg_read", "enabled");
+    fire(&f, 0, 0);
+    assert_state(&f, "pci_cfg_read", "enabled");
+    fire(&f, 0, 6);
+    assert_state(&f, "pci_cfg_read", "disabled");
+    fixture_stop(&f);
+}
+
+static QDict *wait_region(Fixture *f, uint64_t client, bool begin)
+{
+    QDict *ev = qtest_qmp_eventwait_ref(f->qts, "HYPERTRACE_REGION");
+    QDict *data = qdict_get_qdict(ev, "data");
+
+    g_assert_cmpstr(qdict_get_str(data, "device"), ==,
+                    "/machine/peripheral/ht0");
+    g_assert_cmpuint(qdict_get_int(data, "client"), ==, client);
+    g_assert_cmpint(qdict_get_int(data, "vcpu"), ==, -1);
+    g_assert(qdict_get_bool(data, "begin") == begin);
+    return ev;
+}
+
+static void assert_status(Fixture *f, const char *want)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'query-status' }");
+
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
+                    ==, want);
+    qobject_unref(rsp);
+}
+
+static void test_regions_notify(void)
+{
+    const uint64_t slot[8] = { 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9 };
+    Fixture f = { 0 };
+    QDict *ev;
+    QList *args;
+    QListEntry *e;
+    int i = 0;
+
+    fixture_start(&f, ",id=ht0,max-clients=2,roi-notify=on");
+    write_slot(&f, 1, slot);
+    fire(&f, 1, 1);
+    ev = wait_region(&f, 1, true);
+    args = qdict_get_qlist(qdict_get_qdict(ev, "data"), "args");
+    g_assert_cmpint(qlist_size(args), ==, N_ARGS);
+    QLIST_FOREACH_ENTRY(args, e) {
+        uint64_t want = i ? slot[i - 1] : 1;
+
+        g_assert_cmpuint(qnum_get_uint(qobject_to(QNum, qlist_entry_obj(e))),
+                         ==, want);
+        i++;
+    }
+    qobject_unref(ev);
+    assert_status(&f, "running");
+
+    fire(&f, 0, 0);                         /* unbalanced: no event */
+    fire(&f, 1, 0);
+    qobject_unref(wait_region(&f, 1, false));
+    fixture_stop(&f);
+
+    /* roi-pause: paused when the event arrives, until cont */
+    fixture_start(&f, ",id=ht0,roi-notify=on,roi-pause=on");
+    fire(&f, 0, 1);
+    qobject_unref(wait_region(&f, 0, true));
+    assert_status(&f, "paused");
+    qobject_unref(qtest_qmp(f.qts, "{ 'execute': 'cont' }"));
+    assert_status(&f, "running");
+    fire(&f, 0, 0);
+    qobject_unref(wait_region(&f, 0, false));
+    assert_status(&f, "paused");
+    qobject_unref(qtest_qmp(f.qts, "{ 'execute': 'cont' }"));
+    assert_status(&f, "running");
+    fixture_stop(&f);
 }
 
 int main(int argc, char **argv)
@@ -514,6 +673,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/hypertrace/config", test_config);
     qtest_add_func("/hypertrace/bad-max-clients", test_bad_clients);
+    qtest_add_func("/hypertrace/bad-regions", test_bad_regions);
+    qtest_add_func("/hypertrace/regions-notify", test_regions_notify);
 #ifdef CONFIG_TRACE_LOG
     qtest_add_func("/hypertrace/event", test_event);
     qtest_add_func("/hypertrace/event32", test_event32);
@@ -522,6 +683,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hypertrace/hotplug", test_hotplug);
     qtest_add_func("/hypertrace/migrate", test_migrate);
     qtest_add_func("/hypertrace/monitor", test_monitor);
+    qtest_add_func("/hypertrace/regions", test_regions);
 #endif
     qtest_add_func("/hypertrace/reset", test_reset);
     return g_test_run();

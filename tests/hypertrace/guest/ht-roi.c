@@ -12,8 +12,9 @@
  *   104  client 1 ends its region                 (outside)
  *   105  an end on client 0, which has none open  (outside)
  *
- * Usage: ht-roi [-s] [BASE]   (-s: also the work of a system guest, where
- * a getppid() does not leave the vCPU loop: it writes to /dev/null)
+ * Usage: ht-roi [-s] [-v] [BASE]   (-s: also the work of a system guest,
+ * where a getppid() does not leave the vCPU loop: it writes to /dev/null;
+ * -v: print "ht-roi: phase N" after each marker)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -31,6 +32,7 @@
 #define WORK 300
 
 static volatile unsigned long sink;
+static int verbose;
 
 static void work(int fd)
 {
@@ -51,16 +53,25 @@ static void work(int fd)
 static void mark(uint64_t client, int phase)
 {
     qemu_hypertrace(client, 100 + phase);
+    if (verbose) {
+        printf("ht-roi: phase %d\n", phase);
+        fflush(stdout);
+    }
 }
 
 int main(int argc, char **argv)
 {
     int fd = -1;
 
-    if (argc > 1 && !strcmp(argv[1], "-s")) {
-        fd = open("/dev/null", O_WRONLY);
-        argc--;
-        argv++;
+    for (; argc > 1 && argv[1][0] == '-'; argc--, argv++) {
+        if (!strcmp(argv[1], "-s")) {
+            fd = open("/dev/null", O_WRONLY);
+        } else if (!strcmp(argv[1], "-v")) {
+            verbose = 1;
+        } else {
+            fprintf(stderr, "ht-roi: unknown option %s\n", argv[1]);
+            return 1;
+        }
     }
     if (qemu_hypertrace_init(argc > 1 ? argv[1] : NULL) != 0) {
         fprintf(stderr, "ht-roi: qemu_hypertrace_init: %s\n",

@@ -149,29 +149,3 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
     }
     return true;
 }
-
-HypertraceStoreFn *hypertrace_store_fn;
-static GHashTable *hypertrace_sites;
-
-bool hypertrace_site_marked(uint64_t pc)
-{
-    return hypertrace_sites && g_hash_table_contains(hypertrace_sites, &pc);
-}
-
-bool hypertrace_site_mark(uint64_t pc)
-{
-    if (!hypertrace_sites) {
-        hypertrace_sites = g_hash_table_new_full(g_int64_hash, g_int64_equal,
-                                                 g_free, NULL);
-    }
-    if (g_hash_table_contains(hypertrace_sites, &pc)) {
-        return false;
-    }
-    g_hash_table_add(hypertrace_sites, g_memdup2(&pc, sizeof(pc)));
-    return true;
-}
-
-unsigned hypertrace_site_count(void)
-{
-    return hypertrace_sites ? g_hash_table_size(hypertrace_sites) : 0;
-}

@@ -7,20 +7,21 @@
  *
  * Catching control stores.  The guest's control mappings are never
  * writable on the host.  The first store that faults on one is used only
- * to learn the guest PC of the storing instruction: the PC is remembered,
- * the translation blocks holding it are invalidated and the instruction is
- * restarted.  When it is translated again, its stores are emitted as calls
- * to helper_hypertrace_st() (see tcg/tcg-op-ldst.c), which fires the event
- * when the address falls in a control mapping and performs an ordinary
- * store otherwise.  From then on, an event from that call site costs one
- * helper call: no signal and no mprotect.
+ * to learn the guest PC of the storing instruction: the PC is marked as a
+ * store hook site (include/user/store-hook.h), the translation blocks
+ * holding it are invalidated and the instruction is restarted.  When it
+ * is translated again, its stores are emitted as calls to
+ * hypertrace_user_store(), which fires the event when the address falls
+ * in a control mapping and performs an ordinary store otherwise.  From
+ * then on, an event from that call site costs one helper call: no signal
+ * and no mprotect.
  *
  * Why this is safe.  The signal handler does what the SMC handling in
  * page_unprotect() already does from the same handler: it takes mmap_lock
  * and invalidates translation blocks.  The fault is synchronous and comes
  * from generated code, which never runs with mmap_lock or the allocator's
  * locks held, so neither can deadlock.  Events themselves are never
- * emitted from the signal handler: helper_hypertrace_st() runs in the
+ * emitted from the signal handler: hypertrace_user_store() runs in the
  * vCPU thread's normal context, where every trace backend may be called.
  * Other threads may still be running a block translated before the PC was
  * remembered; they fault too, find the PC remembered and their block
@@ -48,6 +49,7 @@
 #include "user-internals.h"
 #include "user/cpu_loop.h"
 #include "user-mmap.h"
+#include "user/store-hook.h"
 #include "hypertrace.h"
 #include "hypertrace/hypertrace.h"
 
@@ -325,7 +327,7 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     envlist_setenv(envlist, env);
     qemu_opts_del(opts);
 
-    hypertrace_store_fn = hypertrace_user_store;
+    user_store_hook_set(hypertrace_user_store);
     ht.enabled = true;
 }
 
@@ -585,7 +587,7 @@ bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
     tb = tcg_tb_lookup(host_pc);
     cpu_restore_state(cpu, host_pc);
     pc = cpu->cc->get_pc(cpu);
-    if (hypertrace_site_marked(pc)) {
+    if (user_store_hook_marked(pc)) {
         if (tb && !(tb_cflags(tb) & CF_INVALID)) {
             /* Translated with the helper and still faulting */
             mmap_unlock();
@@ -595,14 +597,14 @@ bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
                           pc, guest_addr);
             return false;
         }
-    } else if (hypertrace_site_count() >= HT_MAX_SITES) {
+    } else if (user_store_hook_count() >= HT_MAX_SITES) {
         mmap_unlock();
         qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: more than %d code sites"
                       " store to control; the one at pc 0x%" PRIx64
                       " gets SIGSEGV\n", HT_MAX_SITES, pc);
         return false;
     } else {
-        hypertrace_site_mark(pc);
+        user_store_hook_mark(pc);
         tb_invalidate_phys_range(pc, pc);
     }
     mmap_unlock();
@@ -658,8 +660,8 @@ static void ht_plain_store(CPUArchState *env, uint64_t addr, uint64_t val,
 }
 
 /*
- * helper_hypertrace_st(): a store by an instruction remembered above.  Runs
- * in the vCPU thread's normal context.
+ * The store hook: a store by an instruction marked above, called from the
+ * translated code in the vCPU thread's normal context.
  */
 static void hypertrace_user_store(CPUArchState *env, uint64_t addr,
                                   uint64_t val, MemOpIdx oi, uintptr_t ra)

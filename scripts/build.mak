@@ -49,6 +49,9 @@ install: all
 check: all
 	+$(HT_REPO)/tests/hypertrace/run $(CURDIR)
 
+check-quick: all
+	+$(HT_REPO)/tests/hypertrace/run --quick $(CURDIR)
+
 demo: all
 	+$(HT_REPO)/tests/hypertrace/demo $(CURDIR)
 

@@ -79,7 +79,10 @@ def main():
         regions += 1
         if status == 'paused':
             qmp.cmd('cont')
-    qmp.close()
+    try:
+        qmp.close()
+    except Exception:               # QEMU may close first when it exits
+        pass
     print('roi-controller: %d boundaries' % regions, flush=True)
     return qemu.wait() if qemu else 0
 

@@ -8,7 +8,6 @@
 #define HYPERTRACE_HYPERTRACE_H
 
 #include "hypertrace/abi.h"
-#include "exec/memopidx.h"
 
 typedef struct HypertraceRegions HypertraceRegions;
 
@@ -127,29 +126,5 @@ void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
 
 /* Close every region (device reset), switching the events off */
 void hypertrace_regions_reset(HypertraceRegions *r);
-
-/*
- * User mode catches stores to control mappings by translating the storing
- * instructions ("sites") with a helper call (linux-user/hypertrace.c).
- * The site set is only changed and read with mmap_lock held; it stays
- * empty in system mode.
- */
-
-/* Whether the stores of the guest instruction at @pc go to the helper */
-bool hypertrace_site_marked(uint64_t pc);
-
-/* Remember @pc; false when it was already there */
-bool hypertrace_site_mark(uint64_t pc);
-
-/* Number of remembered sites */
-unsigned hypertrace_site_count(void);
-
-/*
- * helper_hypertrace_st(), called in place of a marked site's store,
- * forwards to this function (set by linux-user).
- */
-typedef void HypertraceStoreFn(CPUArchState *env, uint64_t addr,
-                               uint64_t val, MemOpIdx oi, uintptr_t ra);
-extern HypertraceStoreFn *hypertrace_store_fn;
 
 #endif

@@ -90,6 +90,17 @@ changed=$(find "$up" -newer "$work/stamp" | head -n 3)
 [ -z "$changed" ] || bad "--qemu-src modified the given tree: $changed"
 rm -rf "$qs"
 
+# The store hooks that linux-user uses exist only in user-mode builds: the
+# system emulator's TCG objects name neither them nor hypertrace
+sys_objs=$(ls "$BUILD"/tcg/libtcg_system.a.p/*.o \
+           "$BUILD"/libqemu-x86_64-softmmu.a.p/accel_tcg_*.o)
+syms=$(nm $sys_objs | grep -i -e hypertrace -e store_hook || true)
+[ -z "$syms" ] || bad "system-mode TCG objects reference: $syms"
+n=$(nm "$BUILD"/tcg/libtcg_user.a.p/*.o | grep -c " U user_store_hook_call" || true)
+[ "$n" -ge 1 ] || bad "user-mode TCG objects do not call user_store_hook_call"
+echo "system-mode TCG: $(echo $sys_objs | wc -w) objects, no hypertrace or" \
+     "store hook symbol; user-mode TCG calls user_store_hook_call"
+
 # Incremental: touching a new file recompiles it and relinks, nothing more
 # (a dry run overestimates: it cannot know generated headers stay the same)
 make -s -C "$BUILD" tree

@@ -213,6 +213,28 @@ void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
     }
 }
 
+uint32_t *hypertrace_regions_depths(HypertraceRegions *r)
+{
+    return r->depth;
+}
+
+void hypertrace_regions_sync(HypertraceRegions *r)
+{
+    bool took_bql = regions_lock(r);
+    uint64_t open = 0, i;
+
+    for (i = 0; i < r->max_clients; i++) {
+        open += r->depth[i] != 0;
+    }
+    if (open && !r->open_clients) {
+        regions_switch(r, true);
+    } else if (!open && r->open_clients) {
+        regions_switch(r, false);
+    }
+    r->open_clients = open;
+    regions_unlock(r, took_bql);
+}
+
 void hypertrace_regions_reset(HypertraceRegions *r)
 {
     bool took_bql = regions_lock(r);

@@ -41,6 +41,7 @@ struct HypertraceState {
     bool roi_notify;
     bool roi_pause;
     HypertraceLayout layout;
+    uint32_t *roi_depth;        /* region control's depths, migrated */
     VMChangeStateEntry *vmstate_entry;
     GQueue pending;             /* boundaries to announce once stopped */
     uint8_t config[HYPERTRACE_CFG_SIZE];
@@ -182,6 +183,7 @@ static bool hypertrace_regions_realize(HypertraceState *s, Error **errp)
     if (!s->layout.regions) {
         return false;
     }
+    s->roi_depth = hypertrace_regions_depths(s->layout.regions);
     if (s->roi_notify) {
         hypertrace_regions_set_notify(s->layout.regions, hypertrace_boundary,
                                       s);
@@ -203,6 +205,7 @@ static void hypertrace_regions_unrealize(HypertraceState *s)
         hypertrace_regions_reset(s->layout.regions);
         hypertrace_regions_free(s->layout.regions);
         s->layout.regions = NULL;
+        s->roi_depth = NULL;
     }
 }
 
@@ -294,6 +297,35 @@ static const Property hypertrace_properties[] = {
     DEFINE_PROP_BOOL("roi-pause", HypertraceState, roi_pause, false),
 };
 
+static bool hypertrace_regions_needed(void *opaque)
+{
+    HypertraceState *s = opaque;
+
+    return s->layout.regions != NULL;
+}
+
+/* Regions open on the source stay open: switch their events on here too */
+static int hypertrace_regions_post_load(void *opaque, int version_id)
+{
+    HypertraceState *s = opaque;
+
+    hypertrace_regions_sync(s->layout.regions);
+    return 0;
+}
+
+static const VMStateDescription vmstate_hypertrace_regions = {
+    .name = TYPE_HYPERTRACE "/regions",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = hypertrace_regions_needed,
+    .post_load = hypertrace_regions_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VARRAY_UINT32(roi_depth, HypertraceState, max_clients, 0,
+                              vmstate_info_uint32, uint32_t),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 static const VMStateDescription vmstate_hypertrace = {
     .name = TYPE_HYPERTRACE,
     .version_id = 1,
@@ -301,6 +333,10 @@ static const VMStateDescription vmstate_hypertrace = {
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, HypertraceState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_hypertrace_regions,
+        NULL
     }
 };
 

@@ -124,6 +124,14 @@ void hypertrace_regions_set_notify(HypertraceRegions *r,
 void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
                               uint64_t arg1, const uint8_t *slot);
 
+/*
+ * The per-client region depths (an array of @max_clients), for migration;
+ * after writing them, call hypertrace_regions_sync() to switch the events
+ * accordingly.
+ */
+uint32_t *hypertrace_regions_depths(HypertraceRegions *r);
+void hypertrace_regions_sync(HypertraceRegions *r);
+
 /* Close every region (device reset), switching the events off */
 void hypertrace_regions_reset(HypertraceRegions *r);
 

@@ -421,6 +421,29 @@ static void test_hotplug(void)
     fixture_stop(&f);
 }
 
+/* "enabled" or "disabled", as QMP reports trace event @name */
+static char *event_state(Fixture *f, const char *name)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'trace-event-get-state',"
+                           " 'arguments': { 'name': %s } }", name);
+    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *info;
+    char *state;
+
+    g_assert(list && qlist_size(list) == 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    state = g_strdup(qdict_get_str(info, "state"));
+    qobject_unref(rsp);
+    return state;
+}
+
+static void assert_state(Fixture *f, const char *name, const char *want)
+{
+    g_autofree char *state = event_state(f, name);
+
+    g_assert_cmpstr(state, ==, want);
+}
+
 static void wait_migration(QTestState *qts)
 {
     for (;;) {
@@ -476,6 +499,39 @@ static void test_migrate(void)
     g_assert_cmpint(count_events(&dst), ==, 1);
     fixture_stop(&src);
     fixture_stop(&dst);
+
+    /* A region open on the source is open on the destination */
+    fixture_start(&src, ",max-clients=2,roi-events=pci_cfg_read");
+    fire(&src, 1, 1);
+    fire(&src, 1, 1);
+    assert_state(&src, "pci_cfg_read", "enabled");
+    rsp = qtest_qmp(src.qts, "{ 'execute': 'migrate',"
+                    " 'arguments': { 'uri': %s } }", uri_out);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(src.qts, "STOP");
+    wait_migration(src.qts);
+
+    fixture_start(&dst, ",max-clients=2,roi-events=pci_cfg_read"
+                  " -incoming defer");
+    assert_state(&dst, "pci_cfg_read", "disabled");
+    rsp = qtest_qmp(dst.qts, "{ 'execute': 'migrate-incoming',"
+                    " 'arguments': { 'uri': %s } }", uri_in);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    wait_migration(dst.qts);
+    assert_state(&dst, "pci_cfg_read", "enabled");
+    fire(&dst, 1, 0);                       /* the nested region */
+    assert_state(&dst, "pci_cfg_read", "enabled");
+    fire(&dst, 1, 0);
+    assert_state(&dst, "pci_cfg_read", "disabled");
+    {
+        g_autofree char *log = read_log(&dst);
+
+        g_assert_null(strstr(log, "none is open"));
+    }
+    fixture_stop(&src);
+    fixture_stop(&dst);
     unlink(file);
 }
 
@@ -518,29 +574,6 @@ static void test_bad_regions(void)
     check_bad_device("roi-events=pci_cfg_read,roi-pause=on",
                      "roi-pause=on needs roi-notify=on");
     check_bad_device("roi-events=pci_cfg_read,roi-begin=x", "roi-begin");
-}
-
-/* "enabled" or "disabled", as QMP reports trace event @name */
-static char *event_state(Fixture *f, const char *name)
-{
-    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'trace-event-get-state',"
-                           " 'arguments': { 'name': %s } }", name);
-    QList *list = qdict_get_qlist(rsp, "return");
-    QDict *info;
-    char *state;
-
-    g_assert(list && qlist_size(list) == 1);
-    info = qobject_to(QDict, qlist_peek(list));
-    state = g_strdup(qdict_get_str(info, "state"));
-    qobject_unref(rsp);
-    return state;
-}
-
-static void assert_state(Fixture *f, const char *name, const char *want)
-{
-    g_autofree char *state = event_state(f, name);
-
-    g_assert_cmpstr(state, ==, want);
 }
 
 /*

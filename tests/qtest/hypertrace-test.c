@@ -462,12 +462,25 @@ static void wait_migration(QTestState *qts)
     }
 }
 
+/* Run @command ("migrate" or "migrate-incoming") with @uri to its end */
+static void migrate(QTestState *qts, const char *command, const char *uri)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': %s, 'arguments': { 'uri': %s } }",
+                           command, uri);
+
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    if (!strcmp(command, "migrate")) {
+        qtest_qmp_eventwait(qts, "STOP");
+    }
+    wait_migration(qts);
+}
+
 static void test_migrate(void)
 {
     Fixture src = { 0 }, dst = { 0 };
     g_autofree char *file = NULL;
     g_autofree char *uri_out = NULL, *uri_in = NULL;
-    QDict *rsp;
     int fd;
 
     fd = g_file_open_tmp("hypertrace-test-XXXXXX.mig", &file, NULL);
@@ -479,19 +492,10 @@ static void test_migrate(void)
     fixture_start(&src, "");
     qpci_io_writeq(src.dev, src.data, 0, 0xaaaa);
     qpci_io_writeq(src.dev, src.data, 3 * STRIDE + 8, 0xbbbb);
-    rsp = qtest_qmp(src.qts, "{ 'execute': 'migrate',"
-                    " 'arguments': { 'uri': %s } }", uri_out);
-    g_assert(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    qtest_qmp_eventwait(src.qts, "STOP");
-    wait_migration(src.qts);
+    migrate(src.qts, "migrate", uri_out);
 
     fixture_start(&dst, " -incoming defer");
-    rsp = qtest_qmp(dst.qts, "{ 'execute': 'migrate-incoming',"
-                    " 'arguments': { 'uri': %s } }", uri_in);
-    g_assert(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    wait_migration(dst.qts);
+    migrate(dst.qts, "migrate-incoming", uri_in);
     g_assert_cmphex(qpci_io_readq(dst.dev, dst.data, 0), ==, 0xaaaa);
     g_assert_cmphex(qpci_io_readq(dst.dev, dst.data, 3 * STRIDE + 8), ==,
                     0xbbbb);
@@ -505,21 +509,12 @@ static void test_migrate(void)
     fire(&src, 1, 1);
     fire(&src, 1, 1);
     assert_state(&src, "pci_cfg_read", "enabled");
-    rsp = qtest_qmp(src.qts, "{ 'execute': 'migrate',"
-                    " 'arguments': { 'uri': %s } }", uri_out);
-    g_assert(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    qtest_qmp_eventwait(src.qts, "STOP");
-    wait_migration(src.qts);
+    migrate(src.qts, "migrate", uri_out);
 
     fixture_start(&dst, ",max-clients=2,roi-events=pci_cfg_read"
                   " -incoming defer");
     assert_state(&dst, "pci_cfg_read", "disabled");
-    rsp = qtest_qmp(dst.qts, "{ 'execute': 'migrate-incoming',"
-                    " 'arguments': { 'uri': %s } }", uri_in);
-    g_assert(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    wait_migration(dst.qts);
+    migrate(dst.qts, "migrate-incoming", uri_in);
     assert_state(&dst, "pci_cfg_read", "enabled");
     fire(&dst, 1, 0);                       /* the nested region */
     assert_state(&dst, "pci_cfg_read", "enabled");

@@ -117,11 +117,6 @@ void hypertrace_regions_set_notify(HypertraceRegions *r,
     r->opaque = opaque;
 }
 
-unsigned hypertrace_regions_num_events(const HypertraceRegions *r)
-{
-    return r->events->len;
-}
-
 /*
  * Events already enabled (by -trace, the monitor or QMP) are left alone
  * here and, because they are not ours, at the end too.
@@ -196,7 +191,6 @@ void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
             regions_switch(r, false);
         }
     }
-    b.depth = r->depth[client];
     if (!error && r->notify) {
         b.args[0] = arg1;
         for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {

@@ -73,7 +73,6 @@ typedef struct HypertraceBoundary {
     uint64_t client;
     int cpu;                    /* vCPU index, or -1 */
     bool begin;                 /* a region opens (else one closes) */
-    uint32_t depth;             /* regions open on @client afterwards */
     uint64_t args[CONFIG_HYPERTRACE_ARGS];  /* the event's arg1..argN */
 } HypertraceBoundary;
 
@@ -99,9 +98,6 @@ HypertraceRegions *hypertrace_regions_new(const char *patterns,
                                           Error **errp);
 void hypertrace_regions_free(HypertraceRegions *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HypertraceRegions, hypertrace_regions_free)
-
-/* Number of trace events the patterns selected */
-unsigned hypertrace_regions_num_events(const HypertraceRegions *r);
 
 /*
  * hypertrace_regions_set_notify:

@@ -11,6 +11,7 @@
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "qapi/error.h"
+#include "qemu/plugin.h"
 #include "hypertrace/hypertrace.h"
 #include "trace/trace-hypertrace.h"
 
@@ -98,6 +99,25 @@ static void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
 }
 
 /*
+ * TCG plugins get every event, enabled in the trace or not, in the
+ * emitting vCPU's thread (current_cpu: the device's MMIO handler and
+ * linux-user's store hook both run there).
+ */
+static void hypertrace_plugins(uint64_t client, uint64_t arg1,
+                               const uint8_t *slot)
+{
+    uint64_t args[CONFIG_HYPERTRACE_ARGS];
+    int i;
+
+    args[0] = arg1;
+    for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {
+        args[i] = SLOT(i - 1);
+    }
+    qemu_plugin_vcpu_hypertrace_cb(current_cpu, client, args,
+                                   CONFIG_HYPERTRACE_ARGS);
+}
+
+/*
  * A guest store wider than 8 bytes, or not aligned to its size, reaches a
  * device as consecutive aligned pieces, issued one after the other by the
  * storing vCPU's thread (TCG's cputlb and KVM's MMIO emulation both split
@@ -144,6 +164,9 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                          ldl_le_p(slot + HYPERTRACE_SLOT_ARG1_HIGH));
     }
     hypertrace_emit(cpu, arg1, slot);
+    if (unlikely(qemu_plugin_vcpu_hypertrace_enabled(current_cpu))) {
+        hypertrace_plugins(client, arg1, slot);
+    }
     if (unlikely(layout->regions)) {
         hypertrace_regions_event(layout->regions, client, cpu, arg1, slot);
     }

@@ -7,6 +7,8 @@ Raw line: MODE WHERE VARIANT OP MEDIAN MIN MAX RUNS.  Ratios compare each
 operation with the baseline measured in the same guest run: the
 pci-testdev MMIO write in system mode, getppid() in user mode.  Thread
 rows are aggregate events per second; their ratio is to one thread.
+Whole-program rows (run-*) are ms per run; their ratio is to the same
+program run without a plugin (run-without-plugin).
 """
 
 import argparse
@@ -62,7 +64,14 @@ def main():
             one_thread[(key, r["op"].split("-")[0])] = r["median"]
     for r in rows:
         key = (r["mode"], r["where"], r["variant"])
-        if r["op"].startswith("loss-"):
+        if r["op"].startswith("run-"):
+            plain = [x["median"] for x in rows
+                     if (x["mode"], x["where"], x["variant"]) == key and
+                     x["op"] == "run-without-plugin"]
+            r["unit"] = "ms/run"
+            r["ratio"] = r["median"] / plain[0] if plain else None
+            r["ratio_to"] = "without plugin"
+        elif r["op"].startswith("loss-"):
             exp = [x["median"] for x in rows
                    if (x["mode"], x["where"], x["variant"]) == key and
                    x["op"] == "loss-expected"]
@@ -90,7 +99,7 @@ def main():
     table = []
     for r in rows:
         ratio = "" if r["ratio"] is None else "%.2fx" % r["ratio"]
-        fmt = "%.1f" if r["unit"] == "ns/op" else "%.0f"
+        fmt = {"ns/op": "%.1f", "ms/run": "%.1f"}.get(r["unit"], "%.0f")
         table.append([r["mode"], r["where"], r["variant"], r["op"],
                       fmt % r["median"], fmt % r["min"], fmt % r["max"],
                       r["unit"], ratio, r["ratio_to"]])

@@ -32,7 +32,8 @@ if [ ! -f "$ub/GNUmakefile" ]; then
     ht_log "configuring $ub (x86_64-linux-user, ust backend)"
     mkdir -p "$ub"
     (cd "$ub" && "$HT_REPO/configure" --target-list=x86_64-linux-user \
-        --enable-trace-backends=ust --with-hypertrace-args="$n_args") \
+        --enable-trace-backends=ust --disable-plugins \
+        --with-hypertrace-args="$n_args") \
         > "$work/configure.log" 2>&1 || { tail -n 20 "$work/configure.log"; exit 1; }
 fi
 ht_log "building $ub/qemu-x86_64"

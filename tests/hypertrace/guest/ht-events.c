@@ -8,8 +8,8 @@
  * Usage: ht-events [-b BASE] [-c] [-s] [-u UID] THREADS EVENTS
  *   arg1        = (0x5a000000 + thread) << 32 | (thread * 1000000 + i)
  *   data word k = (thread + 1) << 56 | k << 48 | i   (k = 0 .. N-2)
- * With -c, thread t is pinned to CPU t (system mode: events carry the
- * vCPU index, which the host checks).  With -u, the program drops root
+ * With -c, thread t is pinned to CPU t modulo the number of online CPUs
+ * (system mode: events carry the vCPU index, which the host checks).  With -u, the program drops root
  * privileges to UID before init (non-root tests).  With -s (user mode),
  * the events are emitted under stress: SIGALRM every 100 us with a
  * handler, and a thread that maps and unmaps control pages meanwhile.
@@ -88,7 +88,7 @@ static void *worker(void *opaque)
         cpu_set_t set;
 
         CPU_ZERO(&set);
-        CPU_SET(t, &set);
+        CPU_SET(t % sysconf(_SC_NPROCESSORS_ONLN), &set);
         if (sched_setaffinity(0, sizeof(set), &set) != 0) {
             perror("sched_setaffinity");
             exit(1);

@@ -1,0 +1,185 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# TCG plugins and hypertrace: a test plugin (tests/hypertrace/plugin/
+# ht-check.c) must receive every event of ht-events exactly once, with
+# its client, vCPU and arguments, in user mode (4 threads) and in a
+# 2-vCPU Linux guest; contrib/plugins' hypertrace-roi must count a
+# region's loads and stores exactly and nothing outside regions, and log
+# the memory accesses made inside them.
+#
+# Usage: test-plugins.sh BUILD
+
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+ht_scratch
+
+grep -qx "#define CONFIG_PLUGIN" "$BUILD/config-host.h" ||
+    ht_skip "this build has no TCG plugins (configured with --disable-plugins)"
+ROI="$BUILD/contrib/plugins/libhypertrace-roi.so"
+[ -f "$ROI" ] || ht_die "$ROI was not built"
+n_args=$(ht_num_args)
+THREADS=4
+EVENTS=5000
+INSIDE=1000000
+
+# The test plugin, built against the installed-style header only
+gcc -O2 -Wall -Werror -shared -fPIC -o libht-check.so \
+    "$HT_REPO/tests/hypertrace/plugin/ht-check.c" \
+    -I"$HT_TREE/include/qemu" $(pkg-config --cflags glib-2.0) ||
+    ht_die "building the test plugin failed"
+ht_cc linux-user ht-events "$HT_REPO/tests/hypertrace/guest/ht-events.c"
+ht_cc linux-user ht-loop "$HT_REPO/tests/hypertrace/guest/ht-loop.c"
+
+# check_events WHAT FILE CPUS: FILE holds ht-check's exit line
+check_events() {
+    local want="ht-check: events=$((THREADS * EVENTS)) expected=$((THREADS * EVENTS)) duplicates=0 bad=0"
+    if grep -q "^$want other=[0-9]* nargs=$n_args$" "$2"; then
+        echo "$1: $(grep '^ht-check:' "$2")"
+    else
+        bad "$1: want '$want ... nargs=$n_args', got:"
+        grep -A5 '^ht-check:' "$2" || tail -n 5 "$2"
+    fi
+}
+
+# field LINE NAME: the value of NAME= in LINE
+field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<< "$1"; }
+
+# check_region WHAT OUT ID N [SLACK]: the region with id ID counted N
+# loads and N stores, at most 1% more (the library's own accesses at the
+# end event), or with SLACK (a system guest, whose kernel works on the
+# region's vCPU meanwhile: interrupts) 5% + SLACK more.  The loops outside
+# the regions would add millions.
+check_region() {
+    local line loads stores insns ns max=$(($4 + $4 / 100))
+    [ -z "${5:-}" ] || max=$(($4 + $4 / 20 + $5))
+    line=$(grep "^hypertrace-roi: region=.* id=$3 " "$2" || true)
+    if [ "$(grep -c . <<< "$line")" != 1 ] || [ -z "$line" ]; then
+        bad "$1: want one region with id=$3 in:"; cat "$2"; return
+    fi
+    loads=$(field "$line" loads) stores=$(field "$line" stores)
+    insns=$(field "$line" insns) ns=$(field "$line" ns)
+    if [ "$loads" -lt "$4" ] || [ "$loads" -gt $max ] ||
+       [ "$stores" -lt "$4" ] || [ "$stores" -gt $max ] ||
+       [ "$insns" -lt $((3 * $4)) ] || [ "$ns" -le 0 ]; then
+        bad "$1: region id=$3 of $4 iterations: $line"
+    else
+        echo "$1: $line"
+    fi
+}
+
+# check_roi WHAT OUT THREADS INSIDE [SLACK]: the regions of ht-loop -t
+# THREADS INSIDE
+check_roi() {
+    local t
+    for t in $(seq 0 $(($3 - 1))); do
+        check_region "$1" "$2" $((7 + t)) $(($4 * (t + 1))) ${5:+"$5"}
+    done
+    check_region "$1" "$2" 100 1000 ${5:+"$5"}
+    grep -q "^hypertrace-roi: $(($3 + 1)) regions closed, 0 still open at exit, 0 ends without an open region$" "$2" ||
+        bad "$1: summary line: $(grep 'regions closed' "$2")"
+}
+
+# check_log WHAT OUT LOG: LOG has exactly the 1000 loads and 1000 stores
+# of the counter ht-loop printed
+check_log() {
+    local addr
+    addr=$(sed -n 's/.*ht-loop: logged \(0x[0-9a-f]*\).*/\1/p' "$2")
+    [ -n "$addr" ] || { bad "$1: ht-loop printed no address"; return; }
+    if [ "$(grep -c " L $addr 8$" "$3")" != 1000 ] ||
+       [ "$(grep -c " S $addr 8$" "$3")" != 1000 ]; then
+        bad "$1: log: $(grep -c " L $addr 8$" "$3") loads and" \
+            "$(grep -c " S $addr 8$" "$3") stores of $addr, want 1000 each"
+    else
+        echo "$1: log: 1000 loads and 1000 stores of $addr," \
+             "$(grep -c . "$3") accesses in all"
+    fi
+}
+
+# --- user mode
+rc=0
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=$THREADS \
+    -plugin "$work/libht-check.so,threads=$THREADS,events=$EVENTS,nargs=$n_args" \
+    ./ht-events $THREADS $EVENTS > user.out 2>&1 || rc=$?
+[ $rc = 0 ] || bad "user mode: qemu-x86_64 exited with $rc"
+check_events "user mode, trace event disabled" user.out
+
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=$THREADS \
+    -trace enable=guest_hypertrace -D user.log \
+    -plugin "$work/libht-check.so,threads=$THREADS,events=$EVENTS,nargs=$n_args" \
+    ./ht-events $THREADS $EVENTS > user2.out 2>&1 || bad "user mode (traced) failed"
+check_events "user mode, trace event enabled" user2.out
+[ "$(grep -c 'guest_hypertrace cpu=' user.log)" = $((THREADS * EVENTS)) ] ||
+    bad "user mode: the trace has $(grep -c 'guest_hypertrace cpu=' user.log) events"
+
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=2 \
+    -plugin "$ROI" ./ht-loop -t 2 $INSIDE 2000000 \
+    > roi-user.out 2>&1 || bad "user mode: ht-loop under hypertrace-roi failed"
+check_roi "user mode, hypertrace-roi" roi-user.out 2 $INSIDE
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=2 \
+    -plugin "$ROI,log=$work/mem-user.log" ./ht-loop 500 20000 \
+    > log-user.out 2>&1 || bad "user mode: hypertrace-roi log=FILE failed"
+check_log "user mode, hypertrace-roi log=" log-user.out mem-user.log
+
+# A program without regions: nothing counted, nothing logged
+"$QEMU_USER" -plugin "$ROI,log=$work/mem-none.log,out=$work/none.out" \
+    ./ht-loop 0 1000000 > /dev/null || bad "ht-loop without regions failed"
+grep -q "^hypertrace-roi: 0 regions closed, 0 still open" none.out &&
+    [ ! -s mem-none.log ] || bad "no regions: $(cat none.out), $(wc -l < mem-none.log) logged"
+
+# Other begin/end values: the default ones open nothing
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=2 \
+    -plugin "$ROI,begin=5,end=6,out=$work/other.out" ./ht-loop 1000 0 > /dev/null ||
+    bad "hypertrace-roi begin=5,end=6 failed"
+grep -q "^hypertrace-roi: 0 regions closed" other.out ||
+    bad "begin=5,end=6 counted regions: $(cat other.out)"
+
+# Bad options: QEMU refuses to start, with the plugin's reason
+for opt in "begin=3,end=3:begin and end must differ" \
+           "begin=x:begin=x: not a number" "depth=2:unknown option depth=2" \
+           "log=/nonexistent/x:log=/nonexistent/x: No such file"; do
+    if "$QEMU_USER" -plugin "$ROI,${opt%%:*}" ./ht-loop 0 1 > bad.out 2>&1; then
+        bad "hypertrace-roi accepted ${opt%%:*}"
+    elif ! grep -q "hypertrace-roi: ${opt#*:}" bad.out; then
+        bad "hypertrace-roi ${opt%%:*}: want '${opt#*:}', got: $(cat bad.out)"
+    fi
+done
+
+# --- system mode: 2-vCPU Linux guests
+kernel=$(ht_kernel)
+ht_cc softmmu ht-events-s "$HT_REPO/tests/hypertrace/guest/ht-events.c"
+ht_cc softmmu ht-loop-s "$HT_REPO/tests/hypertrace/guest/ht-loop.c"
+mkdir -p bin
+cp ht-events-s bin/ht-events
+cp ht-loop-s bin/ht-loop
+# boot_guest WHAT SCRIPT QEMU-ARGS...: the guest runs SCRIPT (serial
+# console in WHAT.serial, QEMU's output in WHAT.out)
+boot_guest() {
+    local what=$1 script=$2 rc=0
+    shift 2
+    echo "$script" > "$what.sh"
+    ht_initrd "$what.gz" "$what.sh" bin/ht-events bin/ht-loop
+    ht_log "booting a Linux guest with -smp 2: $what"
+    ht_boot "$what.serial" 300 tcg,thread=multi 2 "$kernel" "$what.gz" \
+        -device hypertrace,max-clients=$THREADS "$@" > "$what.out" 2>&1 || rc=$?
+    if ! grep -q "HT-DONE rc=0" "$what.serial" || grep -q "FAILED" "$what.serial"; then
+        bad "system mode ($what): the guest did not finish (QEMU status $rc)"
+        tail -n 20 "$what.serial"
+    fi
+}
+
+# Both plugins at once: every event, and the regions' counts (the
+# kernel's work on a region's vCPU meanwhile, e.g. interrupts, counts too)
+boot_guest sys "ht-events -c $THREADS $EVENTS || echo HT-EVENTS-FAILED
+ht-loop -c -t 2 $INSIDE 2000000 || echo HT-LOOP-FAILED" \
+    -plugin "$work/libht-check.so,threads=$THREADS,events=$EVENTS,nargs=$n_args,cpus=2" \
+    -plugin "$ROI,out=$work/roi-sys.out"
+check_events "system mode, 2 vCPUs" sys.out
+check_roi "system mode, hypertrace-roi" roi-sys.out 2 $INSIDE 50000
+
+boot_guest syslog "ht-loop -c 500 20000 || echo HT-LOOP-FAILED" \
+    -plugin "$ROI,log=$work/mem-sys.log"
+check_log "system mode, hypertrace-roi log=" syslog.serial mem-sys.log
+
+exit $fail

@@ -154,7 +154,7 @@ static void vcpu_hypertrace(qemu_plugin_id_t id, unsigned int vcpu_index,
                             uint64_t client, const uint64_t *args,
                             size_t nargs)
 {
-    VcpuCounts *c = qemu_plugin_scoreboard_find(counts, vcpu_index);
+    VcpuCounts *c;
     GPtrArray *stack;
     Region *r;
     bool flush = false;
@@ -162,6 +162,7 @@ static void vcpu_hypertrace(qemu_plugin_id_t id, unsigned int vcpu_index,
     if (args[0] != begin_value && args[0] != end_value) {
         return;
     }
+    c = qemu_plugin_scoreboard_find(counts, vcpu_index);
 
     g_mutex_lock(&lock);
     stack = region_stack(client, vcpu_index);

@@ -24,11 +24,23 @@ THREADS=4
 EVENTS=5000
 INSIDE=1000000
 
-# The test plugin, built against the installed-style header only
+# make install puts qemu-plugin.h (and the guest library's header) into
+# <prefix>/include; the test plugin is built against that copy only
+ht_log "make install DESTDIR=$work/inst"
+make -s -C "$BUILD" install DESTDIR="$work/inst" > install.log 2>&1 ||
+    { tail -n 20 install.log; ht_die "make install failed"; }
+inc=$(dirname "$(find "$work/inst" -name qemu-plugin.h | head -n 1)")
+[ -f "$inc/qemu-plugin.h" ] && [ -f "$inc/qemu-hypertrace.h" ] ||
+    ht_die "make install did not install qemu-plugin.h and qemu-hypertrace.h" \
+        "into one include directory: $(find "$work/inst" -name '*.h')"
+echo "installed: ${inc#$work/inst}/qemu-plugin.h, qemu-hypertrace.h"
+grep -q "qemu_plugin_register_vcpu_hypertrace_cb" "$inc/qemu-plugin.h" ||
+    bad "the installed qemu-plugin.h lacks the hypertrace API"
 gcc -O2 -Wall -Werror -shared -fPIC -o libht-check.so \
     "$HT_REPO/tests/hypertrace/plugin/ht-check.c" \
-    -I"$HT_TREE/include/qemu" $(pkg-config --cflags glib-2.0) ||
+    -I"$inc" $(pkg-config --cflags glib-2.0) ||
     ht_die "building the test plugin failed"
+rm -rf "$work/inst"
 ht_cc linux-user ht-events "$HT_REPO/tests/hypertrace/guest/ht-events.c"
 ht_cc linux-user ht-loop "$HT_REPO/tests/hypertrace/guest/ht-loop.c"
 

@@ -15,8 +15,10 @@
 #include "hypertrace/hypertrace.h"
 #include "trace/trace-hypertrace.h"
 
+/* tracetool takes 10 event arguments: the vCPU, N, the client */
 QEMU_BUILD_BUG_ON(CONFIG_HYPERTRACE_ARGS < 1 ||
-                  CONFIG_HYPERTRACE_ARGS > HYPERTRACE_MAX_ARGS);
+                  CONFIG_HYPERTRACE_ARGS > HYPERTRACE_MAX_ARGS ||
+                  CONFIG_HYPERTRACE_ARGS + 2 > 10);
 QEMU_BUILD_BUG_ON(HYPERTRACE_CFG_WORDS * 8 > HYPERTRACE_CFG_SIZE);
 QEMU_BUILD_BUG_ON((HYPERTRACE_MAX_ARGS - 1) * 8 > HYPERTRACE_SLOT_ARG1_HIGH);
 QEMU_BUILD_BUG_ON(HYPERTRACE_SLOT_ARG1_HIGH + 4 > HYPERTRACE_SLOT_SIZE);
@@ -68,33 +70,32 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)
 /* Argument i (0-based) of the data slot: event argument i + 2 */
 #define SLOT(i) ldq_le_p(slot + 8 * (i))
 
-static void hypertrace_emit(int cpu, uint64_t arg1, const uint8_t *slot)
+static void hypertrace_emit(int cpu, uint64_t client, uint64_t arg1,
+                            const uint8_t *slot)
 {
     if (!trace_event_get_state_backends(TRACE_GUEST_HYPERTRACE)) {
         return;
     }
 #if CONFIG_HYPERTRACE_ARGS == 1
-    trace_guest_hypertrace(cpu, arg1);
+    trace_guest_hypertrace(cpu, arg1, client);
 #elif CONFIG_HYPERTRACE_ARGS == 2
-    trace_guest_hypertrace(cpu, arg1, SLOT(0));
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), client);
 #elif CONFIG_HYPERTRACE_ARGS == 3
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1));
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), client);
 #elif CONFIG_HYPERTRACE_ARGS == 4
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2));
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), client);
 #elif CONFIG_HYPERTRACE_ARGS == 5
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3));
+    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
+                           client);
 #elif CONFIG_HYPERTRACE_ARGS == 6
     trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4));
+                           SLOT(4), client);
 #elif CONFIG_HYPERTRACE_ARGS == 7
     trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4), SLOT(5));
-#elif CONFIG_HYPERTRACE_ARGS == 8
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4), SLOT(5), SLOT(6));
+                           SLOT(4), SLOT(5), client);
 #else
     trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4), SLOT(5), SLOT(6), SLOT(7));
+                           SLOT(4), SLOT(5), SLOT(6), client);
 #endif
 }
 
@@ -163,7 +164,7 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
         arg1 = deposit64(val, 32, 32,
                          ldl_le_p(slot + HYPERTRACE_SLOT_ARG1_HIGH));
     }
-    hypertrace_emit(cpu, arg1, slot);
+    hypertrace_emit(cpu, client, arg1, slot);
     if (unlikely(qemu_plugin_vcpu_hypertrace_enabled(current_cpu))) {
         hypertrace_plugins(client, arg1, slot);
     }

@@ -15,7 +15,8 @@ import os
 import re
 import sys
 
-EVENT = re.compile(r"guest_hypertrace cpu=(-?\d+) arg1=(\d+)((?: arg\d+=0x[0-9a-f]{16})*)\s*$")
+EVENT = re.compile(r"guest_hypertrace cpu=(-?\d+) arg1=(\d+)"
+                   r"((?: arg\d+=0x[0-9a-f]{16})*) client=(\d+)\s*$")
 
 
 def main():
@@ -43,7 +44,8 @@ def main():
 
         class Collect(simpletrace.Analyzer2):
             def guest_hypertrace(self, cpu, arg1, *words, **kwargs):
-                records.append((cpu, arg1, list(words)))
+                # the last argument is the client
+                records.append((cpu, arg1, list(words[:-1]), words[-1]))
 
             def Dropped_Event(self, num, **kwargs):
                 nonlocal dropped
@@ -59,8 +61,9 @@ def main():
                 if m:
                     records.append((int(m.group(1)), int(m.group(2)),
                                     [int(x.split("=")[1], 16)
-                                     for x in m.group(3).split()]))
-    for cpu, arg1, words in records:
+                                     for x in m.group(3).split()],
+                                    int(m.group(4))))
+    for cpu, arg1, words, client in records:
         if cpu >= 1 << 63:
             cpu -= 1 << 64
         elif cpu >= 1 << 31:
@@ -78,6 +81,8 @@ def main():
         if t >= a.threads or i >= a.events:
             errors.append(f"unexpected event arg1={arg1:#x}")
             continue
+        if client != t:
+            errors.append(f"event arg1={arg1:#x}: client={client}, want {t}")
         want = [(t + 1) << 56 | k << 48 | i for k in range(a.args - 1)]
         if words != want:
             errors.append(f"event arg1={arg1}: data {words} != {want}")

@@ -86,7 +86,7 @@ static int count_events(Fixture *f)
 }
 
 /* The text the log backend prints for an event from qtest (no vCPU) */
-static char *event_text(uint64_t arg1, const uint64_t *slot)
+static char *event_text(uint64_t client, uint64_t arg1, const uint64_t *slot)
 {
     GString *s = g_string_new(NULL);
     int i;
@@ -95,7 +95,7 @@ static char *event_text(uint64_t arg1, const uint64_t *slot)
     for (i = 0; i < N_ARGS - 1; i++) {
         g_string_append_printf(s, " arg%d=0x%016" PRIx64, i + 2, slot[i]);
     }
-    g_string_append_c(s, '\n');
+    g_string_append_printf(s, " client=%" PRIu64 "\n", client);
     return g_string_free(s, false);
 }
 
@@ -177,9 +177,9 @@ static void test_event(void)
     Fixture f = { 0 };
     uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0xcafe, 0xdead, 0xbeef, 4, 5, 6, 7,
                                            UINT64_MAX };
-    g_autofree char *expect1 = event_text(1, slot);
-    g_autofree char *expect0 = event_text(0, slot);
-    g_autofree char *expect_max = event_text(UINT64_MAX, slot);
+    g_autofree char *expect1 = event_text(0, 1, slot);
+    g_autofree char *expect0 = event_text(0, 0, slot);
+    g_autofree char *expect_max = event_text(0, UINT64_MAX, slot);
     g_autofree char *log = NULL;
 
     fixture_start(&f, "");
@@ -205,9 +205,9 @@ static void test_event32(void)
     Fixture f = { 0 };
     uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0xcafe, 0xdead, 0xbeef, 4, 5, 6, 7,
                                            8 };
-    g_autofree char *e_full = event_text(0x89abcdef01234567ULL, slot);
-    g_autofree char *e_low = event_text(0xfedcba98ULL, slot);
-    g_autofree char *e_c1 = event_text(0x0000000500000006ULL, slot);
+    g_autofree char *e_full = event_text(0, 0x89abcdef01234567ULL, slot);
+    g_autofree char *e_low = event_text(0, 0xfedcba98ULL, slot);
+    g_autofree char *e_c1 = event_text(1, 0x0000000500000006ULL, slot);
     g_autofree char *log = NULL;
 
     fixture_start(&f, ",max-clients=2");
@@ -246,8 +246,8 @@ static void test_clients(void)
         a[i] = 0x1111111100000000ULL + i;
         b[i] = 0x2222222200000000ULL + i;
     }
-    ea = event_text(10, a);
-    eb = event_text(11, b);
+    ea = event_text(0, 10, a);
+    eb = event_text(1, 11, b);
     fixture_start(&f, ",max-clients=2");
     write_slot(&f, 0, a);
     write_slot(&f, 1, b);
@@ -397,7 +397,7 @@ static void test_hotplug(void)
     QPCIBar cfg, ctrl;
     uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0 };
     g_autofree char *log = NULL;
-    g_autofree char *expect = event_text(42, slot);
+    g_autofree char *expect = event_text(1, 42, slot);
 
     fixture_start(&f, "");
     qtest_qmp_device_add(f.qts, "hypertrace", "ht1",

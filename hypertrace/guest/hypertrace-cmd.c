@@ -1,0 +1,160 @@
+/*
+ * qemu-hypertrace: emit hypertrace events from a guest's command line, so
+ * that shell scripts and benchmark harnesses can mark their phases.
+ *
+ *   qemu-hypertrace [-c CLIENT] begin NAME     arg1 = 1, arg2 = id(NAME)
+ *   qemu-hypertrace [-c CLIENT] end NAME       arg1 = 0, arg2 = id(NAME)
+ *   qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]
+ *   qemu-hypertrace id NAME                    print id(NAME) and NAME
+ *
+ * id(NAME) is NAME itself when it is a number, and otherwise the 64-bit
+ * FNV-1a hash of its bytes; qemu-hypertrace-regions --names computes the
+ * same for the names a file lists.  CLIENT defaults to
+ * $QEMU_HYPERTRACE_CLIENT, or 0.  emit refuses more arguments than the
+ * build's events take; missing ones are 0.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qemu-hypertrace.h"
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: qemu-hypertrace [-c CLIENT] begin NAME\n"
+            "       qemu-hypertrace [-c CLIENT] end NAME\n"
+            "       qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]\n"
+            "       qemu-hypertrace id NAME\n");
+    exit(2);
+}
+
+/* A decimal or 0x-prefixed hexadecimal number, all of s */
+static int parse_u64(const char *s, uint64_t *v)
+{
+    unsigned base = 10, d;
+    uint64_t n = 0;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!*s) {
+        return -1;
+    }
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9') {
+            d = *s - '0';
+        } else if (base == 16 && *s >= 'a' && *s <= 'f') {
+            d = *s - 'a' + 10;
+        } else if (base == 16 && *s >= 'A' && *s <= 'F') {
+            d = *s - 'A' + 10;
+        } else {
+            return -1;
+        }
+        if (n > (UINT64_MAX - d) / base) {
+            return -1;
+        }
+        n = n * base + d;
+    }
+    *v = n;
+    return 0;
+}
+
+static uint64_t name_id(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *p;
+
+    if (parse_u64(name, &h) == 0) {
+        return h;
+    }
+    h = 0xcbf29ce484222325ULL;
+    for (p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t client = 0, args[16] = { 0 }, nargs, *data;
+    const char *env = getenv("QEMU_HYPERTRACE_CLIENT");
+    int opt, n = 0, i;
+
+    if (env && parse_u64(env, &client)) {
+        fprintf(stderr, "qemu-hypertrace: QEMU_HYPERTRACE_CLIENT=%s is not"
+                " a client number\n", env);
+        return 2;
+    }
+    while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            if (parse_u64(optarg, &client)) {
+                fprintf(stderr, "qemu-hypertrace: -c %s is not a client"
+                        " number\n", optarg);
+                return 2;
+            }
+            break;
+        default:
+            usage();
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 2) {
+        usage();
+    }
+    if (!strcmp(argv[0], "id") && argc == 2) {
+        printf("%" PRIu64 " %s\n", name_id(argv[1]), argv[1]);
+        return 0;
+    } else if ((!strcmp(argv[0], "begin") || !strcmp(argv[0], "end")) &&
+               argc == 2) {
+        args[0] = !strcmp(argv[0], "begin");
+        args[1] = name_id(argv[1]);
+        n = 2;
+    } else if (!strcmp(argv[0], "emit") && argc - 1 <= 16) {
+        for (n = 0; n < argc - 1; n++) {
+            if (parse_u64(argv[n + 1], &args[n])) {
+                fprintf(stderr, "qemu-hypertrace: %s is not a number\n",
+                        argv[n + 1]);
+                return 2;
+            }
+        }
+    } else {
+        usage();
+    }
+
+    if (qemu_hypertrace_init(NULL) != 0) {
+        fprintf(stderr, "qemu-hypertrace: %s\n",
+                qemu_hypertrace_strerror(errno));
+        return 1;
+    }
+    nargs = qemu_hypertrace_num_args();
+    /* begin and end without arg2 (a build with one argument): no name */
+    if ((uint64_t)n > nargs && strcmp(argv[0], "begin") &&
+        strcmp(argv[0], "end")) {
+        fprintf(stderr, "qemu-hypertrace: %d arguments, but this QEMU's"
+                " events take %" PRIu64 "\n", n, nargs);
+        return 2;
+    }
+    data = qemu_hypertrace_data(client);
+    if (!data) {
+        fprintf(stderr, "qemu-hypertrace: client %" PRIu64 ": %s\n", client,
+                qemu_hypertrace_strerror(errno));
+        return 1;
+    }
+    for (i = 1; i < (int)nargs; i++) {
+        data[i - 1] = args[i];
+    }
+    qemu_hypertrace(client, args[0]);
+    return 0;
+}

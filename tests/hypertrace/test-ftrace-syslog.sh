@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The ftrace and syslog backends, end to end: a build of their own,
+# <build>/ftrace-syslog (x86_64-linux-user, --enable-trace-backends=
+# ftrace,syslog), runs ht-events with 2 threads x 300 events, and every
+# event must reach
+#   - the ftrace buffer: a tracefs instance of our own, with a buffer of
+#     4 MB per CPU, bind-mounted where QEMU looks for tracefs, in a private
+#     mount namespace (the machine's trace buffer and mounts are left
+#     alone; the instance is removed at the end);
+#   - a real syslog daemon's file: busybox syslogd on /dev/log, in the
+#     same private namespace, where /dev is a copy holding the devices
+#     QEMU needs plus the daemon's socket.
+# Needs root (tracefs, mounts); skipped with the reason otherwise.
+#
+# Usage: test-ftrace-syslog.sh BUILD
+
+set -uo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+ht_scratch
+n_args=$(ht_num_args)
+THREADS=2
+EVENTS=300
+
+[ "$(id -u)" = 0 ] || ht_skip "needs root (tracefs and mounts)"
+command -v unshare >/dev/null || ht_skip "unshare (util-linux) missing"
+unshare -m true 2>/dev/null || ht_skip "cannot make a private mount namespace here"
+busybox syslogd --help >/dev/null 2>&1 ||
+    ht_skip "busybox has no syslogd (scripts/install-deps installs busybox-static)"
+
+fb="$BUILD/ftrace-syslog"
+if [ ! -f "$fb/GNUmakefile" ]; then
+    mkdir -p "$fb"
+    ht_run_logged "$work/configure.log" "configuring $fb" \
+        sh -c "cd '$fb' && '$HT_REPO/configure' --target-list=x86_64-linux-user \
+            --enable-trace-backends=ftrace,syslog --disable-plugins \
+            --with-hypertrace-args=$n_args" || exit 1
+fi
+ht_log "building $fb/qemu-x86_64 (ftrace and syslog backends)"
+make -s -C "$fb" tree > /dev/null &&
+    ht_run_logged "$work/build.log" "building $fb" ninja -C "$fb" qemu-x86_64 ||
+    exit 1
+ht_cc linux-user ht-events "$HT_REPO/tests/hypertrace/guest/ht-events.c"
+
+# Runs in the private mount namespace: $1 = work dir
+cat > inner.sh <<'EOT'
+set -u
+w=$1 qemu=$2 threads=$3 events=$4
+T=/sys/kernel/tracing
+grep -q " $T tracefs " /proc/mounts || mount -t tracefs nodev $T || exit 10
+inst=$T/instances/hypertrace-test-$$
+mkdir "$inst" || exit 11
+echo "$inst" > "$w/instance"
+echo 4096 > "$inst/buffer_size_kb"
+echo 1 > "$inst/tracing_on"
+mkdir "$w/tracefs"
+mount --bind "$inst" "$w/tracefs" && mount --bind "$w/tracefs" $T || exit 12
+
+# /dev: the devices QEMU and the program use, and room for /dev/log
+mkdir "$w/dev"
+for d in null zero random urandom; do
+    touch "$w/dev/$d" && mount --bind "/dev/$d" "$w/dev/$d"
+done
+mount --rbind "$w/dev" /dev || exit 13
+busybox syslogd -n -S -O "$w/syslog.txt" & syslogd=$!
+for i in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+[ -S /dev/log ] || { kill $syslogd; exit 14; }
+
+"$qemu" -hypertrace path="$w/ht",max-clients="$threads" \
+    -trace enable=guest_hypertrace "$w/ht-events" "$threads" "$events" \
+    > "$w/run.txt" 2>&1
+echo "qemu rc=$?" >> "$w/run.txt"
+sleep 0.5
+kill $syslogd; wait $syslogd 2>/dev/null
+umount $T
+cat "$inst/trace" > "$w/ftrace.txt"
+echo "buffer_size_kb=$(cat "$inst/buffer_size_kb")" >> "$w/run.txt"
+EOT
+unshare -m sh inner.sh "$work" "$fb/qemu-x86_64" $THREADS $EVENTS
+rc=$?
+# The instance lives in the machine's tracefs: remove it whatever happened
+ls_instances() {
+    unshare -m sh -c 'mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+        ls /sys/kernel/tracing/instances' 2>/dev/null
+}
+if [ -s instance ]; then
+    unshare -m sh -c "mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+        rmdir '$(cat instance)'" || bad "could not remove $(cat instance)"
+fi
+case $rc in
+0) ;;
+10|11) ht_skip "cannot mount tracefs or make a trace instance here (status $rc)" ;;
+*) bad "setting up tracefs and syslogd failed (status $rc)" ;;
+esac
+cat run.txt
+grep -q "qemu rc=0" run.txt || bad "qemu-x86_64 failed"
+
+check() {   # WHAT FILE
+    local out
+    out=$(/usr/bin/python3 "$HT_REPO/tests/hypertrace/check-events.py" "$2" \
+          --threads $THREADS --events $EVENTS --args "$n_args") ||
+        bad "$1: $(echo "$out" | head -n 5)"
+    echo "$1: $out" | head -n 3
+    echo "$1: $(grep -c 'guest_hypertrace cpu=' "$2") lines; first: $(grep -m1 guest_hypertrace "$2")"
+}
+check ftrace ftrace.txt
+check syslog syslog.txt
+# nothing left behind in the machine's tracefs or mounts
+! ls_instances | grep -q hypertrace-test || bad "a trace instance was left behind"
+! grep -q "$work" /proc/mounts || bad "a mount was left behind"
+exit $fail

@@ -1,0 +1,172 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Region timelines: qemu-hypertrace-regions, as make install installs it,
+# on a simple trace and on a timestamped log (-msg timestamp=on in user
+# mode) of two threads, 20 regions of about 2 ms on client 0 and 10 of
+# about 20 ms on client 1: the table, the Perfetto JSON (a track per
+# client, the slices, their durations) and the PNG; unmatched begins and
+# ends; clear errors.  In a Linux guest, the guest command qemu-hypertrace
+# marks regions by name, which --names maps back.
+#
+# Usage: test-timeline.sh BUILD
+
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+ht_scratch
+PY=/usr/bin/python3
+
+ht_log "make install DESTDIR=$work/inst"
+make -s -C "$BUILD" install DESTDIR="$work/inst" > install.log 2>&1 ||
+    { tail -n 20 install.log; ht_die "make install failed"; }
+TOOL=$(find "$work/inst" -path '*/bin/qemu-hypertrace-regions' | head -n 1)
+[ -n "$TOOL" ] || ht_die "make install did not install qemu-hypertrace-regions"
+echo "installed: ${TOOL#$work/inst}"
+ht_cc linux-user ht-timeline "$HT_REPO/tests/hypertrace/guest/ht-timeline.c"
+ht_cc linux-user ht-roi "$HT_REPO/tests/hypertrace/guest/ht-roi.c"
+
+# check_json WHAT FILE GUEST_OUT: a track per client, 20 and 10 slices, a
+# progress instant inside each region, and durations that agree with what
+# the guest measured itself (the slice lies within the guest's interval;
+# the medians agree within 0.5 ms, and so does their ratio, about 10, to
+# 15%: this machine's load stretches both alike)
+check_json() {
+    $PY - "$2" "$3" <<'PY' | sed "s/^/$1: /" || bad "$1: $2"
+import json, re, statistics, sys
+d = json.load(open(sys.argv[1]))["traceEvents"]
+guest = {}
+for line in open(sys.argv[2]):
+    m = re.match(r"ht-timeline: client (\d+) region (\d+) (\d+) ns", line)
+    if m:
+        guest.setdefault("client " + m.group(1), []).append(
+            int(m.group(3)) / 1e6)
+names = {e["tid"]: e["args"]["name"] for e in d
+         if e["ph"] == "M" and e["name"] == "thread_name"}
+ok = True
+def want(cond, msg):
+    global ok
+    if not cond:
+        print("FAIL: " + msg)
+        ok = False
+want(sorted(names.values()) == ["client 0", "client 1"],
+     "tracks %s, want client 0 and client 1" % sorted(names.values()))
+med, gmed = {}, {}
+for tid, name in sorted(names.items()):
+    xs = sorted((e for e in d if e["ph"] == "X" and e["tid"] == tid),
+                key=lambda e: e["ts"])
+    inst = [e for e in d if e["ph"] == "i" and e["tid"] == tid]
+    n = 20 if name == "client 0" else 10
+    want(len(xs) == n and len(inst) == n and len(guest.get(name, [])) == n,
+         "%s: %d slices, %d instants, %d guest lines; want %d" %
+         (name, len(xs), len(inst), len(guest.get(name, [])), n))
+    if len(xs) != n or len(guest.get(name, [])) != n:
+        continue
+    want(all(e["args"]["arg1"] == 1 for e in xs), "slices' arg1")
+    want(all(x["dur"] / 1000 <= g + 0.01 for x, g in zip(xs, guest[name])),
+         "%s: a slice is longer than the guest's own interval" % name)
+    med[name] = statistics.median(e["dur"] for e in xs) / 1000
+    gmed[name] = statistics.median(guest[name])
+    print("%s: %d slices, median %.2f ms (guest's own clock %.2f ms), %d "
+          "instants" % (name, len(xs), med[name], gmed[name], len(inst)))
+    want(abs(med[name] - gmed[name]) < 0.5, "%s: median %.2f ms, guest "
+         "%.2f ms" % (name, med[name], gmed[name]))
+if ok:
+    r, gr = med["client 1"] / med["client 0"], gmed["client 1"] / gmed["client 0"]
+    print("median ratio %.1f (guest's clock: %.1f)" % (r, gr))
+    want(abs(r - gr) <= 0.15 * gr and r >= 3,
+         "median ratio %.1f, guest's %.1f" % (r, gr))
+sys.exit(0 if ok else 1)
+PY
+}
+
+# --- simple backend, the installed tool with its installed events file
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=2 \
+    -trace enable=guest_hypertrace,file="$work/t.bin" ./ht-timeline 20:2 10:20 > guest1.txt
+$PY "$TOOL" t.bin --json t.json --png t.png > table.txt 2>&1 ||
+    { cat table.txt; bad "the tool failed on a simple trace"; }
+cat table.txt
+grep -Eq '^region 1 +20 ' table.txt && grep -Eq '^region 2 +10 ' table.txt ||
+    bad "simple: the table lacks 20 'region 1' and 10 'region 2'"
+grep -q "90 events, 30 regions, 30 other events; unmatched: 0 begins, 0 ends; dropped records: 0" table.txt ||
+    bad "simple: summary line"
+check_json simple t.json guest1.txt
+if file t.png | grep -q "PNG image data, [0-9]* x [0-9]*" && [ "$(stat -c %s t.png)" -gt 5000 ]; then
+    echo "png: $(file -b t.png), $(stat -c %s t.png) bytes"
+else
+    bad "png: $(file t.png)"
+fi
+
+# --- log backend: timestamps from -msg timestamp=on in user mode
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=2 -msg timestamp=on \
+    -trace guest_hypertrace -D "$work/t.log" ./ht-timeline 20:2 10:20 > guest2.txt
+head -n 1 t.log
+grep -Eq '^[0-9]+@[0-9]+\.[0-9]{6}:guest_hypertrace cpu=[0-9]+ arg1=1 .* client=0$' t.log ||
+    bad "log: no timestamped line"
+printf '1 short\n2 long\n' > names.txt
+$PY "$TOOL" t.log --names names.txt --json tl.json > table2.txt 2>&1 ||
+    { cat table2.txt; bad "the tool failed on a log trace"; }
+grep -Eq '^short +20 ' table2.txt && grep -Eq '^long +10 ' table2.txt ||
+    { cat table2.txt; bad "log: want 20 'short' and 10 'long' regions"; }
+check_json log tl.json guest2.txt
+
+# a log without timestamps, and bad options
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=2 -trace guest_hypertrace \
+    -D "$work/plain.log" ./ht-timeline 1:1 > /dev/null
+if $PY "$TOOL" plain.log > err.txt 2>&1 ||
+   ! grep -q "have no host timestamps: run QEMU with -msg timestamp=on" err.txt; then
+    bad "untimed log: $(cat err.txt)"
+fi
+if $PY "$TOOL" t.log --begin 3 --end 3 > err.txt 2>&1 ||
+   ! grep -q "begin and --end must differ" err.txt; then
+    bad "--begin 3 --end 3: $(cat err.txt)"
+fi
+
+# unmatched ends and nesting: ht-roi (client 0 region, client 1 region
+# with a nested one, then an end on client 0 with none open)
+"$QEMU_USER" -hypertrace path="$work/r",max-clients=2 \
+    -trace enable=guest_hypertrace,file="$work/roi.bin" ./ht-roi "$work/r" > /dev/null
+$PY "$TOOL" roi.bin > roi.txt 2>&1 || bad "the tool failed on ht-roi's trace"
+grep -q "unmatched: 0 begins, 1 ends" roi.txt && grep -q "3 regions, 6 other" roi.txt &&
+    grep -q "^unmatched end: client 0 at " roi.txt ||
+    { cat roi.txt; bad "ht-roi: want 3 regions, 6 other events, 1 unmatched end"; }
+
+# --- a Linux guest: regions named from the shell with qemu-hypertrace
+GCMD="$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"
+make -s -C "$(dirname "$GCMD")" > /dev/null || ht_die "building qemu-hypertrace"
+file "$GCMD" | grep -q "statically linked" || bad "qemu-hypertrace is not static"
+kernel=$(ht_kernel)
+cat > guest.sh <<'EOT'
+qemu-hypertrace begin compile && echo step1
+qemu-hypertrace emit 42 7
+qemu-hypertrace -c 1 begin 5
+qemu-hypertrace -c 1 end 5
+qemu-hypertrace end compile
+QEMU_HYPERTRACE_CLIENT=1 qemu-hypertrace emit 43
+qemu-hypertrace emit 1 2 3 4 5 6 7 8 9 10 ; echo "toomany rc=$?"
+qemu-hypertrace -c 9 emit 44 ; echo "badclient rc=$?"
+qemu-hypertrace id compile
+EOT
+ht_initrd initrd.gz guest.sh "$GCMD"
+ht_log "booting a Linux guest that marks regions with qemu-hypertrace"
+rc=0
+ht_boot serial.txt 120 tcg 1 "$kernel" initrd.gz \
+    -device hypertrace,max-clients=2 -msg timestamp=on \
+    -trace guest_hypertrace -D "$work/g.log" || rc=$?
+grep -q "HT-DONE rc=0" serial.txt || { tail -n 20 serial.txt; bad "guest did not finish ($rc)"; }
+grep -q "toomany rc=2" serial.txt || bad "emit with 10 arguments was not refused"
+grep -q "badclient rc=1" serial.txt || bad "client 9 of 2 was not refused"
+id=$(sed -n 's/^\([0-9]*\) compile\r*$/\1/p' serial.txt)
+[ "$id" = "$($PY -c 'import sys
+h = 0xcbf29ce484222325
+for b in b"compile": h = ((h ^ b) * 0x100000001b3) % (1 << 64)
+print(h)')" ] || bad "qemu-hypertrace id compile printed '$id'"
+echo compile > gnames.txt
+$PY "$TOOL" g.log --names gnames.txt > g.txt 2>&1 || bad "the tool failed on the guest's log"
+cat g.txt
+grep -Eq '^compile +1 ' g.txt && grep -Eq '^region 5 +1 ' g.txt &&
+    grep -q "6 events, 2 regions, 2 other events; unmatched: 0 begins, 0 ends" g.txt ||
+    bad "guest: want one 'compile' and one 'region 5' region and 2 other events"
+grep -q "guest_hypertrace cpu=0 arg1=43 .* client=1$" g.log ||
+    bad "QEMU_HYPERTRACE_CLIENT=1: no event on client 1"
+exit $fail

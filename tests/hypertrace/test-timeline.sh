@@ -97,6 +97,21 @@ else
     bad "png: $(file t.png)"
 fi
 
+# a trace that lost records: the simple backend no longer drops any, so
+# append the "dropped" record it would write (5 records lost)
+$PY - t.bin dropped.bin <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+rec = struct.pack("=QQII", 0xfffffffffffffffe, 1 << 62, 24 + 8, 1) + \
+    struct.pack("=Q", 5)
+open(sys.argv[2], "wb").write(data + struct.pack("=Q", 1) + rec)
+PY
+$PY "$TOOL" dropped.bin > dropped.txt 2>&1 || bad "the tool failed on a trace with a dropped record"
+grep -q "dropped records: 5$" dropped.txt &&
+    grep -q "warning: the trace lost 5 records" dropped.txt ||
+    { cat dropped.txt; bad "5 dropped records were not reported"; }
+echo "dropped: $(grep "dropped records" dropped.txt)"
+
 # --- log backend: timestamps from -msg timestamp=on in user mode
 "$QEMU_USER" -hypertrace path="$work/u",max-clients=2 -msg timestamp=on \
     -trace guest_hypertrace -D "$work/t.log" ./ht-timeline 20:2 10:20 > guest2.txt

@@ -56,7 +56,11 @@ echo "$inst" > "$w/instance"
 echo 4096 > "$inst/buffer_size_kb"
 echo 1 > "$inst/tracing_on"
 mkdir "$w/tracefs"
-mount --bind "$inst" "$w/tracefs" && mount --bind "$w/tracefs" $T || exit 12
+mount --bind "$inst" "$w/tracefs" || exit 12
+# QEMU writes to the first tracefs mount it finds: cover every one
+for m in $(awk '$3 == "tracefs" { print $2 }' /proc/mounts | sort -u); do
+    [ "$m" = "$w/tracefs" ] || mount --bind "$w/tracefs" "$m" || exit 12
+done
 
 # /dev: the devices QEMU and the program use, and room for /dev/log
 mkdir "$w/dev"
@@ -74,8 +78,7 @@ for i in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 echo "qemu rc=$?" >> "$w/run.txt"
 sleep 0.5
 kill $syslogd; wait $syslogd 2>/dev/null
-umount $T
-cat "$inst/trace" > "$w/ftrace.txt"
+cat "$w/tracefs/trace" > "$w/ftrace.txt"
 echo "buffer_size_kb=$(cat "$inst/buffer_size_kb")" >> "$w/run.txt"
 EOT
 unshare -m sh inner.sh "$work" "$fb/qemu-x86_64" $THREADS $EVENTS

@@ -62,21 +62,23 @@ def main():
             base[key] = r["median"]
         if r["op"].endswith("-per-s-1thread"):
             one_thread[(key, r["op"].split("-")[0])] = r["median"]
+    medians = {((r["mode"], r["where"], r["variant"]), r["op"]): r["median"]
+               for r in rows}
+
+    def ratio_to(r, key, op):
+        """r's median over that of op in the same run, if there is one"""
+        return r["median"] / medians[(key, op)] if (key, op) in medians \
+            else None
+
     for r in rows:
         key = (r["mode"], r["where"], r["variant"])
         if r["op"].startswith("run-"):
-            plain = [x["median"] for x in rows
-                     if (x["mode"], x["where"], x["variant"]) == key and
-                     x["op"] == "run-without-plugin"]
             r["unit"] = "ms/run"
-            r["ratio"] = r["median"] / plain[0] if plain else None
+            r["ratio"] = ratio_to(r, key, "run-without-plugin")
             r["ratio_to"] = "without plugin"
         elif r["op"].startswith("loss-"):
-            exp = [x["median"] for x in rows
-                   if (x["mode"], x["where"], x["variant"]) == key and
-                   x["op"] == "loss-expected"]
             r["unit"] = "events"
-            r["ratio"] = r["median"] / exp[0] if exp else None
+            r["ratio"] = ratio_to(r, key, "loss-expected")
             r["ratio_to"] = "expected"
         elif "-per-s-" in r["op"]:
             kind = r["op"].split("-")[0]

@@ -12,8 +12,15 @@ work=$(mktemp -d)
 cd "$work"
 sessiond=""
 cleanup() {
+    local i
     lttng destroy ht >/dev/null 2>&1
-    [ -z "$sessiond" ] || kill "$sessiond" 2>/dev/null
+    if [ -n "$sessiond" ] && kill "$sessiond" 2>/dev/null; then
+        # it stops its consumer daemons on the way out: wait for that
+        for i in $(seq 50); do
+            kill -0 "$sessiond" 2>/dev/null || break
+            sleep 0.2
+        done
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT

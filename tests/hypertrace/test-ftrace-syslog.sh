@@ -6,12 +6,14 @@
 # ftrace,syslog), runs ht-events with 2 threads x 300 events, and every
 # event must reach
 #   - the ftrace buffer: a tracefs instance of our own, with a buffer of
-#     4 MB per CPU, bind-mounted where QEMU looks for tracefs, in a private
-#     mount namespace (the machine's trace buffer and mounts are left
-#     alone; the instance is removed at the end);
+#     4 MB per CPU, bind-mounted where QEMU looks for tracefs, in a mount
+#     namespace of our own whose /sys and /dev mounts are made private
+#     first (so it also works in a chroot, where / is no mount point): the
+#     machine's trace buffer and mounts are left alone, and the instance
+#     is removed at the end;
 #   - a real syslog daemon's file: busybox syslogd on /dev/log, in the
-#     same private namespace, where /dev is a copy holding the devices
-#     QEMU needs plus the daemon's socket.
+#     same namespace, where /dev is covered by a tmpfs holding the devices
+#     QEMU needs (bind-mounted) plus the daemon's socket.
 # Needs root (tracefs, mounts); skipped with the reason otherwise.
 #
 # Usage: test-ftrace-syslog.sh BUILD
@@ -26,7 +28,10 @@ EVENTS=300
 
 [ "$(id -u)" = 0 ] || ht_skip "needs root (tracefs and mounts)"
 command -v unshare >/dev/null || ht_skip "unshare (util-linux) missing"
-unshare -m true 2>/dev/null || ht_skip "cannot make a private mount namespace here"
+# a namespace of our own, and its /sys and /dev mounts private
+NS="unshare -m --propagation unchanged"
+$NS sh -c 'mount --make-rprivate /sys && mount --make-rprivate /dev' 2>/dev/null ||
+    ht_skip "cannot make a mount namespace with private /sys and /dev here"
 busybox syslogd --help >/dev/null 2>&1 ||
     ht_skip "busybox has no syslogd (scripts/install-deps installs busybox-static)"
 
@@ -48,6 +53,7 @@ ht_cc linux-user ht-events "$HT_REPO/tests/hypertrace/guest/ht-events.c"
 cat > inner.sh <<'EOT'
 set -u
 w=$1 qemu=$2 threads=$3 events=$4
+mount --make-rprivate /sys && mount --make-rprivate /dev || exit 10
 T=/sys/kernel/tracing
 grep -q " $T tracefs " /proc/mounts || mount -t tracefs nodev $T || exit 10
 inst=$T/instances/hypertrace-test-$$
@@ -55,19 +61,20 @@ mkdir "$inst" || exit 11
 echo "$inst" > "$w/instance"
 echo 4096 > "$inst/buffer_size_kb"
 echo 1 > "$inst/tracing_on"
-mkdir "$w/tracefs"
-mount --bind "$inst" "$w/tracefs" || exit 12
-# QEMU writes to the first tracefs mount it finds: cover every one
+# QEMU writes to the first tracefs mount it finds: cover every one ($T last)
 for m in $(awk '$3 == "tracefs" { print $2 }' /proc/mounts | sort -u); do
-    [ "$m" = "$w/tracefs" ] || mount --bind "$w/tracefs" "$m" || exit 12
+    [ "$m" = $T ] || mount --bind "$inst" "$m" || exit 12
 done
+mount --bind "$inst" $T || exit 12
 
-# /dev: the devices QEMU and the program use, and room for /dev/log
-mkdir "$w/dev"
+# /dev: a private tmpfs with the devices QEMU and the program use, and
+# room for syslogd's /dev/log
+mount -t tmpfs none /dev/shm || exit 13
+mkdir /dev/shm/dev
 for d in null zero random urandom; do
-    touch "$w/dev/$d" && mount --bind "/dev/$d" "$w/dev/$d"
+    touch "/dev/shm/dev/$d" && mount --bind "/dev/$d" "/dev/shm/dev/$d" || exit 13
 done
-mount --rbind "$w/dev" /dev || exit 13
+mount --rbind /dev/shm/dev /dev || exit 13
 busybox syslogd -n -S -O "$w/syslog.txt" & syslogd=$!
 for i in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 [ -S /dev/log ] || { kill $syslogd; exit 14; }
@@ -78,19 +85,20 @@ for i in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 echo "qemu rc=$?" >> "$w/run.txt"
 sleep 0.5
 kill $syslogd; wait $syslogd 2>/dev/null
-cat "$w/tracefs/trace" > "$w/ftrace.txt"
-echo "buffer_size_kb=$(cat "$inst/buffer_size_kb")" >> "$w/run.txt"
+cat $T/trace > "$w/ftrace.txt"
+echo "buffer_size_kb=$(cat $T/buffer_size_kb)" >> "$w/run.txt"
 EOT
-unshare -m sh inner.sh "$work" "$fb/qemu-x86_64" $THREADS $EVENTS
+$NS sh inner.sh "$work" "$fb/qemu-x86_64" $THREADS $EVENTS
 rc=$?
 # The instance lives in the machine's tracefs: remove it whatever happened
-ls_instances() {
-    unshare -m sh -c 'mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-        ls /sys/kernel/tracing/instances' 2>/dev/null
+in_tracefs() {   # run a command in a namespace where tracefs is mounted
+    $NS sh -c "mount --make-rprivate /sys &&
+        { grep -q ' /sys/kernel/tracing tracefs ' /proc/mounts ||
+          mount -t tracefs nodev /sys/kernel/tracing; } && $1"
 }
+ls_instances() { in_tracefs "ls /sys/kernel/tracing/instances" 2>/dev/null; }
 if [ -s instance ]; then
-    unshare -m sh -c "mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-        rmdir '$(cat instance)'" || bad "could not remove $(cat instance)"
+    in_tracefs "rmdir '$(cat instance)'" || bad "could not remove $(cat instance)"
 fi
 case $rc in
 0) ;;
@@ -112,5 +120,5 @@ check ftrace ftrace.txt
 check syslog syslog.txt
 # nothing left behind in the machine's tracefs or mounts
 ! ls_instances | grep -q hypertrace-test || bad "a trace instance was left behind"
-! grep -q "$work" /proc/mounts || bad "a mount was left behind"
+! grep -q "$work\|hypertrace-test" /proc/mounts || bad "a mount was left behind"
 exit $fail

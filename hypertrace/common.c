@@ -13,7 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/plugin.h"
 #include "hypertrace/hypertrace.h"
-#include "trace/trace-hypertrace.h"
+#include "trace.h"
 
 /* tracetool takes 10 event arguments: the vCPU, N, the client */
 QEMU_BUILD_BUG_ON(CONFIG_HYPERTRACE_ARGS < 1 ||
@@ -70,6 +70,16 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)
 /* Argument i (0-based) of the data slot: event argument i + 2 */
 #define SLOT(i) ldq_le_p(slot + 8 * (i))
 
+void hypertrace_event_args(uint64_t *args, uint64_t arg1, const uint8_t *slot)
+{
+    int i;
+
+    args[0] = arg1;
+    for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {
+        args[i] = SLOT(i - 1);
+    }
+}
+
 static void hypertrace_emit(int cpu, uint64_t client, uint64_t arg1,
                             const uint8_t *slot)
 {
@@ -108,12 +118,8 @@ static void hypertrace_plugins(uint64_t client, uint64_t arg1,
                                const uint8_t *slot)
 {
     uint64_t args[CONFIG_HYPERTRACE_ARGS];
-    int i;
 
-    args[0] = arg1;
-    for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {
-        args[i] = SLOT(i - 1);
-    }
+    hypertrace_event_args(args, arg1, slot);
     qemu_plugin_vcpu_hypertrace_cb(current_cpu, client, args,
                                    CONFIG_HYPERTRACE_ARGS);
 }

@@ -11,7 +11,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/bswap.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/thread.h"
@@ -168,7 +167,6 @@ void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
     HypertraceBoundary b;
     const char *error = NULL;
     bool took_bql;
-    int i;
 
     if (arg1 != r->begin && arg1 != r->end) {
         return;
@@ -192,10 +190,7 @@ void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
         }
     }
     if (!error && r->notify) {
-        b.args[0] = arg1;
-        for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {
-            b.args[i] = ldq_le_p(slot + 8 * (i - 1));
-        }
+        hypertrace_event_args(b.args, arg1, slot);
         r->notify(r->opaque, &b);
     }
     regions_unlock(r, took_bql);

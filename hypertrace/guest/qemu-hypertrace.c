@@ -29,23 +29,20 @@
 #error "build with -DQEMU_HYPERTRACE_SYSTEM or -DQEMU_HYPERTRACE_USER"
 #endif
 
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 /*
  * Channels are little-endian.  On a big-endian guest the data slots handed
  * to the program are private native-order copies, converted into the
  * channel by qemu_hypertrace(), so the program never sees swapped data.
+ * (Constants rather than #if, so that every build compiles both paths.)
  */
-#define HT_SHADOW 1
-#endif
+static const bool ht_shadow = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
 
-#if UINTPTR_MAX == UINT32_MAX
 /*
  * A guest with 32-bit pointers has no store that writes 8 bytes at once
  * (a 64-bit store may be split into two), so it fires events with one
  * 4-byte store after writing the high half of arg1 into the data slot.
  */
-#define HT_NARROW 1
-#endif
+static const bool ht_narrow = UINTPTR_MAX == UINT32_MAX;
 
 struct ht_map {
     void *addr;
@@ -67,9 +64,7 @@ static struct {
     struct ht_map config;
     struct ht_map data;
     struct ht_map ctrl;
-#ifdef HT_SHADOW
-    uint64_t *shadow;
-#endif
+    uint64_t *shadow;           /* only if ht_shadow */
 } ht;
 
 /*
@@ -274,10 +269,8 @@ static void release(void)
     unmap(&ht.ctrl);
     unmap(&ht.data);
     unmap(&ht.config);
-#ifdef HT_SHADOW
     free(ht.shadow);
     ht.shadow = NULL;
-#endif
     ht.num_args = 0;
 }
 
@@ -357,12 +350,12 @@ static int do_init(const char *base)
         return -1;
     }
 #endif
-#ifdef HT_SHADOW
-    ht.shadow = calloc(max_clients * num_args, sizeof(uint64_t));
-    if (!ht.shadow) {
-        return -1;
+    if (ht_shadow) {
+        ht.shadow = calloc(max_clients * num_args, sizeof(uint64_t));
+        if (!ht.shadow) {
+            return -1;
+        }
     }
-#endif
     ht.num_args = num_args;
     __atomic_store_n(&ht.max_clients, (uint32_t)max_clients,
                      __ATOMIC_RELEASE);
@@ -410,11 +403,10 @@ uint64_t *qemu_hypertrace_data(uint64_t client)
         errno = EINVAL;
         return NULL;
     }
-#ifdef HT_SHADOW
-    return ht.shadow + client * ht.num_args;
-#else
+    if (ht_shadow) {
+        return ht.shadow + client * ht.num_args;
+    }
     return (uint64_t *)((char *)ht.data.addr + client * ht.data_stride);
-#endif
 }
 
 void qemu_hypertrace(uint64_t client, uint64_t arg1)
@@ -426,8 +418,7 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
         return;
     }
     slot_addr = (char *)ht.data.addr + client * ht.data_stride;
-#ifdef HT_SHADOW
-    {
+    if (ht_shadow) {
         uint64_t *slot = (uint64_t *)slot_addr;
         const uint64_t *src = ht.shadow + client * ht.num_args;
         uint64_t i;
@@ -436,21 +427,21 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
             slot[i] = htole64(src[i]);
         }
     }
-#endif
-#ifdef HT_NARROW
-    *(uint32_t *)(slot_addr + HYPERTRACE_SLOT_ARG1_HIGH) =
-        htole32((uint32_t)(arg1 >> 32));
-#else
-    (void)slot_addr;
-#endif
+    if (ht_narrow) {
+        *(uint32_t *)(slot_addr + HYPERTRACE_SLOT_ARG1_HIGH) =
+            htole32((uint32_t)(arg1 >> 32));
+    }
     /* The data slot must be written before the control register */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     ctrl = (char *)ht.ctrl.addr + client * ht.ctrl_stride;
-#ifdef HT_NARROW
-    *(volatile uint32_t *)ctrl = htole32((uint32_t)arg1); /* device memory */
-#else
-    *(volatile uint64_t *)ctrl = htole64(arg1); /* device memory */
-#endif
+    /* One store, of the widest size the guest has */
+    if (ht_narrow) {
+        uint32_t low = (uint32_t)arg1;
+
+        *(volatile uint32_t *)ctrl = htole32(low); /* device memory */
+    } else {
+        *(volatile uint64_t *)ctrl = htole64(arg1); /* device memory */
+    }
 }
 
 const char *qemu_hypertrace_strerror(int errnum)

@@ -68,6 +68,14 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                               const uint8_t *data, const char *who, int cpu,
                               uint64_t offset, unsigned size, uint64_t val);
 
+/*
+ * hypertrace_event_args:
+ * @args: receives the event's CONFIG_HYPERTRACE_ARGS guest arguments
+ * @arg1: the first one, from the control store
+ * @slot: the client's data slot, which holds the others (little-endian)
+ */
+void hypertrace_event_args(uint64_t *args, uint64_t arg1, const uint8_t *slot);
+
 /* A region boundary, as region control reports it */
 typedef struct HypertraceBoundary {
     uint64_t client;

@@ -47,10 +47,10 @@ ht_triplet() {
     esac
 }
 
-# Number of arguments of guest_hypertrace in this build
+# ht_num_args [BUILD-DIR]: the build's --with-hypertrace-args
 ht_num_args() {
     sed -n 's/^#define CONFIG_HYPERTRACE_ARGS \([0-9]*\)$/\1/p' \
-        "$BUILD/config-host.h"
+        "${1:-$BUILD}/config-host.h" 2>/dev/null
 }
 
 ht_has_backend() {
@@ -108,9 +108,14 @@ ht_initrd() {
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-echo HT-BOOTED
-sh /test.sh
-echo "HT-DONE rc=$?"
+# Every line goes to the console through the kernel log, whose console
+# driver writes the UART by polling: a user tty's interrupt-driven output
+# can stall under TCG and be lost with what poweroff -f leaves queued.
+say() { while IFS= read -r l; do echo "<1>$l" > /dev/kmsg; done; }
+set -o pipefail
+echo HT-BOOTED | say
+sh /test.sh 2>&1 | say
+echo "HT-DONE rc=$?" | say
 poweroff -f
 EOT
     chmod +x "$root/init" "$root/test.sh"
@@ -119,6 +124,10 @@ EOT
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
     rm -rf "$root"
 }
+
+# The guest's lines reach the serial console as kernel messages (see
+# ht_initrd), without timestamps so that they read as the guest wrote them.
+HT_APPEND="console=ttyS0 panic=-1 quiet printk.time=0"
 
 # ht_boot OUT TIMEOUT ACCEL SMP KERNEL INITRD [QEMU ARGS...]: boot, serial
 # console to OUT.  Returns QEMU's status (124 on timeout).
@@ -129,7 +138,7 @@ ht_boot() {
     timeout "$tmo" "$QEMU_SYSTEM" $QEMU_FW -M q35 -accel "$accel" \
         -smp "$smp" -m 512 -nodefaults -display none -no-reboot \
         -serial "file:$out" -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 panic=-1 quiet" "$@" </dev/null
+        -append "$HT_APPEND" "$@" </dev/null
 }
 
 # A scratch directory removed on exit, and failure bookkeeping: tests call

@@ -92,7 +92,7 @@ timeout 300 "$HT_REPO/hypertrace/examples/roi-controller.py" \
     "$QEMU_SYSTEM" $QEMU_FW -M q35 -accel tcg -smp 1 -m 512 -nodefaults \
     -display none -no-reboot -serial "file:$work/serial-p.txt" \
     -kernel "$kernel" -initrd "$work/roi-p.gz" \
-    -append "console=ttyS0 panic=-1 quiet" \
+    -append "$HT_APPEND" \
     -device hypertrace,id=ht0,max-clients=2,roi-notify=on,roi-pause=on \
     -qmp "unix:$work/qmp.sock" > "$work/controller.out" 2>&1 </dev/null ||
     bad "roi-controller: status $?"

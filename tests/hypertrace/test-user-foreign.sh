@@ -6,12 +6,14 @@
 # 4-byte control store.  Builds only those linux-user targets, in
 # <build>/foreign; the guest library picks Debian's cross compiler by
 # itself (no CC=), test programs are linked statically with the seed's
-# link line, and every event and argument is checked.
+# link line, and every event and argument is checked.  The build uses the
+# largest --with-hypertrace-args (8: tracetool's limit of 10 arguments with
+# the vCPU and the client), the main build's default being 4.
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 ht_scratch
-n_args=$(ht_num_args)
+n_args=8
 G="$HT_REPO/tests/hypertrace/guest"
 TARGETS="i386 arm mipsel aarch64 s390x"
 list=$(for t in $TARGETS; do printf '%s-linux-user,' "$t"; done)
@@ -24,8 +26,9 @@ done
 
 fb="$BUILD/foreign"
 if [ -f "$fb/GNUmakefile" ] &&
-   ! grep -qx "TARGET_DIRS=$(echo "$list" | tr , ' ')" "$fb/config-host.mak"; then
-    ht_log "$fb was configured for other targets: configuring it again"
+   { ! grep -qx "TARGET_DIRS=$(echo "$list" | tr , ' ')" "$fb/config-host.mak" ||
+     [ "$(ht_num_args "$fb")" != "$n_args" ]; }; then
+    ht_log "$fb was configured differently: configuring it again"
     rm -rf "$fb"
 fi
 if [ ! -f "$fb/GNUmakefile" ]; then

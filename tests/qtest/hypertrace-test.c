@@ -126,30 +126,29 @@ static void check_config(uint32_t max_clients)
     Fixture f = { 0 };
     g_autofree char *opt = g_strdup_printf(",max-clients=%u", max_clients);
     uint64_t size = pow2ceil((uint64_t)max_clients * STRIDE);
-    int i;
+    const struct {
+        unsigned offset;
+        uint64_t value;
+    } words[] = {
+        { HYPERTRACE_CFG_MAGIC, HYPERTRACE_MAGIC },
+        { HYPERTRACE_CFG_VERSION, HYPERTRACE_VERSION },
+        { HYPERTRACE_CFG_MAX_CLIENTS, max_clients },
+        { HYPERTRACE_CFG_NUM_ARGS, N_ARGS },
+        { HYPERTRACE_CFG_DATA_STRIDE, STRIDE },
+        { HYPERTRACE_CFG_CTRL_STRIDE, STRIDE },
+        { HYPERTRACE_CFG_DATA_SIZE, size },
+        { HYPERTRACE_CFG_CTRL_SIZE, size },
+        { HYPERTRACE_CFG_DATA_BAR, HYPERTRACE_PCI_DATA_BAR },
+        { HYPERTRACE_CFG_CTRL_BAR, HYPERTRACE_PCI_CTRL_BAR },
+        { 0x50, 0 },                            /* reserved words read 0 */
+    };
+    size_t i;
 
     fixture_start(&f, opt);
-    g_assert_cmphex(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAGIC), ==,
-                    HYPERTRACE_MAGIC);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_VERSION), ==,
-                     HYPERTRACE_VERSION);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAX_CLIENTS),
-                     ==, max_clients);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_NUM_ARGS),
-                     ==, N_ARGS);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_DATA_STRIDE),
-                     ==, STRIDE);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_CTRL_STRIDE),
-                     ==, STRIDE);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_DATA_SIZE),
-                     ==, size);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_CTRL_SIZE),
-                     ==, size);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_DATA_BAR),
-                     ==, HYPERTRACE_PCI_DATA_BAR);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_CTRL_BAR),
-                     ==, HYPERTRACE_PCI_CTRL_BAR);
-    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, 0x50), ==, 0);
+    for (i = 0; i < ARRAY_SIZE(words); i++) {
+        g_assert_cmphex(qpci_io_readq(f.dev, f.cfg, words[i].offset), ==,
+                        words[i].value);
+    }
     g_assert_cmpuint(f.data_size, ==, size);
     g_assert_cmpuint(f.ctrl_size, ==, size);
 

@@ -35,6 +35,7 @@
 #endif
 
 #include "qemu-hypertrace.h"
+#include "ht-util.h"
 
 #define RUNS 7
 
@@ -258,10 +259,7 @@ int main(int argc, char **argv)
     devnull = open("/dev/null", O_WRONLY);
     if (!strcmp(mode, "system")) {
         iters = argc > 2 ? atol(argv[2]) : 200000;
-        if (qemu_hypertrace_init(NULL) != 0) {
-            fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
-            return 1;
-        }
+        ht_init_or_exit("ht-bench", NULL, 1, 1);
         bench("store", op_store, iters * 10);
         if (map_testdev() == 0) {
             bench("pci-testdev-mmio-write", op_testdev, iters);
@@ -277,10 +275,7 @@ int main(int argc, char **argv)
         bench("event", op_event, iters);
     } else if (!strcmp(mode, "user") && argc > 2) {
         iters = argc > 3 ? atol(argv[3]) : 200000;
-        if (qemu_hypertrace_init(argv[2]) != 0) {
-            fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
-            return 1;
-        }
+        ht_init_or_exit("ht-bench", argv[2], 1, 1);
         bench("store", op_store, iters * 10);
         bench("getppid", op_getppid, iters);
         bench("write-40-bytes", op_write, iters);
@@ -291,10 +286,7 @@ int main(int argc, char **argv)
         int threads = atoi(argv[2]);
 
         iters = atol(argv[3]);
-        if (qemu_hypertrace_init(argc > 4 ? argv[4] : NULL) != 0) {
-            fprintf(stderr, "ht-bench: %s\n", qemu_hypertrace_strerror(errno));
-            return 1;
-        }
+        ht_init_or_exit("ht-bench", argc > 4 ? argv[4] : NULL, 1, 1);
         bench_threads(threads, iters, argc <= 4, !strcmp(mode, "threads-store"));
     } else {
         fprintf(stderr, "usage: see the comment at the top of ht-bench.c\n");

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
+#include "ht-util.h"
 
 static unsigned long events;
 static int pin;
@@ -147,16 +148,7 @@ int main(int argc, char **argv)
     }
     threads = strtoul(argv[optind], NULL, 0);
     events = strtoul(argv[optind + 1], NULL, 0);
-    if (qemu_hypertrace_init(base) != 0) {
-        fprintf(stderr, "ht-events: init: %s\n",
-                qemu_hypertrace_strerror(errno));
-        return 1;
-    }
-    if (threads > qemu_hypertrace_max_clients()) {
-        fprintf(stderr, "ht-events: %lu threads but only %lu clients\n",
-                threads, (unsigned long)qemu_hypertrace_max_clients());
-        return 1;
-    }
+    ht_init_or_exit("ht-events", base, threads, 1);
     if (stress) {
         struct sigaction sa = { .sa_handler = on_alarm };
         struct itimerval it = { { 0, 100 }, { 0, 100 } };

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
+#include "ht-util.h"
 
 static int failures;
 static const char *base;
@@ -249,11 +250,7 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_NODEFER;
     sigaction(SIGSEGV, &sa, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (qemu_hypertrace_init(base) != 0) {
-        fprintf(stderr, "ht-hostile: init: %s\n",
-                qemu_hypertrace_strerror(errno));
-        return 2;
-    }
+    ht_init_or_exit("ht-hostile", base, 1, 2);
 
     if (!strcmp(mode, "files")) {
         mode_files();

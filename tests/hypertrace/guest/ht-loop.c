@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
+#include "ht-util.h"
 
 static const char *base;
 static int pin;
@@ -120,16 +121,7 @@ int main(int argc, char **argv)
         printf("ht-loop: %ld iterations, no region\n", outside);
         return 0;
     }
-    if (qemu_hypertrace_init(base) != 0) {
-        fprintf(stderr, "ht-loop: init: %s\n",
-                qemu_hypertrace_strerror(errno));
-        return 1;
-    }
-    if (threads > qemu_hypertrace_max_clients()) {
-        fprintf(stderr, "ht-loop: %lu threads but only %lu clients\n",
-                threads, (unsigned long)qemu_hypertrace_max_clients());
-        return 1;
-    }
+    ht_init_or_exit("ht-loop", base, threads, 1);
     for (t = 0; t < threads; t++) {
         pthread_create(&tids[t], NULL, worker, (void *)(uintptr_t)t);
     }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
+#include "ht-util.h"
 
 #define WORK 300
 
@@ -73,15 +74,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (qemu_hypertrace_init(argc > 1 ? argv[1] : NULL) != 0) {
-        fprintf(stderr, "ht-roi: qemu_hypertrace_init: %s\n",
-                qemu_hypertrace_strerror(errno));
-        return 1;
-    }
-    if (qemu_hypertrace_max_clients() < 2) {
-        fprintf(stderr, "ht-roi: needs max-clients=2 or more\n");
-        return 1;
-    }
+    ht_init_or_exit("ht-roi", argc > 1 ? argv[1] : NULL, 2, 1);
 
     mark(0, 0);
     work(fd);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "qemu-hypertrace.h"
+#include "ht-util.h"
 
 static const char *base;
 
@@ -96,11 +97,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ht-timeline [-b BASE] COUNT:MS...\n");
         return 2;
     }
-    if (qemu_hypertrace_init(base) != 0) {
-        fprintf(stderr, "ht-timeline: init: %s\n",
-                qemu_hypertrace_strerror(errno));
-        return 1;
-    }
+    ht_init_or_exit("ht-timeline", base, 1, 1);
     for (i = 1; i < argc; i++, n++) {
         if (sscanf(argv[i], "%ld:%ld", &jobs[n].count, &jobs[n].ms) != 2) {
             fprintf(stderr, "ht-timeline: %s is not COUNT:MS\n", argv[i]);

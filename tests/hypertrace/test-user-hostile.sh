@@ -113,7 +113,7 @@ kill -KILL $qpid
     bad "SIGKILL: a new QEMU took the stale files without replace=on"
 grep -q "was left by QEMU process $qpid, which was killed" "$work/x2.out" ||
     bad "SIGKILL: message '$(cat "$work/x2.out")'"
-cat "$work/x2.out"
+echo "ok: stale files after SIGKILL: $(cat "$work/x2.out")"
 "$QEMU_USER" -hypertrace "$work/x,replace=on" -trace guest_hypertrace \
     -D "$work/x.log" "$H" spin "$work/x" 3 > /dev/null ||
     bad "SIGKILL: replace=on did not recover"

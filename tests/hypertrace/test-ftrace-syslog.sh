@@ -3,8 +3,8 @@
 #
 # The ftrace and syslog backends, end to end: a build of their own,
 # <build>/ftrace-syslog (x86_64-linux-user, --enable-trace-backends=
-# ftrace,syslog, --with-hypertrace-args=1), runs ht-events with 2 threads x 300 events, and every
-# event must reach
+# ftrace,syslog, --with-hypertrace-args=1), runs ht-events with 2 threads
+# x 300 events, and every event must reach
 #   - the ftrace buffer: a tracefs instance of our own, with a buffer of
 #     4 MB per CPU, bind-mounted where QEMU looks for tracefs, in a mount
 #     namespace of our own whose /sys and /dev mounts are made private

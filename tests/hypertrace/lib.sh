@@ -53,6 +53,10 @@ ht_num_args() {
         "${1:-$BUILD}/config-host.h" 2>/dev/null
 }
 
+# ht_binfmt elf|sdt|png FILE...: what FILE is, read from its own header
+# bytes (binfmt.py), never from a tool's wording
+ht_binfmt() { /usr/bin/python3 "$HT_REPO/tests/hypertrace/binfmt.py" "$@"; }
+
 ht_has_backend() {
     grep -qx "#define CONFIG_TRACE_$(echo "$1" | tr a-z A-Z)" \
         "$BUILD/config-host.h"

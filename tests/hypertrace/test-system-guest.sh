@@ -106,8 +106,9 @@ if command -v i686-linux-gnu-gcc >/dev/null; then
         "$HT_REPO/tests/hypertrace/guest/ht-events.c" \
         "$work/lib32/libqemu-hypertrace-guest.a" -I"$HT_TREE/hypertrace/guest" \
         -lpthread || bad "building the 32-bit ht-events"
-    file "$work/r32/ht-events32" | grep -q "ELF 32-bit.*80386" ||
-        bad "ht-events32 is not an i386 program"
+    got=$(ht_binfmt elf "$work/r32/ht-events32")
+    [ "$got" = "class=32 data=lsb machine=i386 static=yes" ] ||
+        bad "ht-events32 is not a static i386 program: $got"
     echo "ht-events32 4 $EVENTS32 || echo HT-EVENTS-FAILED" > "$work/test32.sh"
     ht_initrd "$work/initrd32.gz" "$work/test32.sh" "$work/r32/ht-events32"
     ht_log "booting a Linux guest with a 32-bit program, 4 threads x $EVENTS32"

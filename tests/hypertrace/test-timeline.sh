@@ -91,10 +91,11 @@ grep -Eq '^region 1 +20 ' table.txt && grep -Eq '^region 2 +10 ' table.txt ||
 grep -q "90 events, 30 regions, 30 other events; unmatched: 0 begins, 0 ends; dropped records: 0" table.txt ||
     bad "simple: summary line"
 check_json simple t.json guest1.txt
-if file t.png | grep -q "PNG image data, [0-9]* x [0-9]*" && [ "$(stat -c %s t.png)" -gt 5000 ]; then
-    echo "png: $(file -b t.png), $(stat -c %s t.png) bytes"
+got=$(ht_binfmt png t.png 2>&1)
+if [[ $got =~ ^png\ [0-9]+x[0-9]+$ ]] && [ "$(stat -c %s t.png)" -gt 5000 ]; then
+    echo "png: $got, $(stat -c %s t.png) bytes"
 else
-    bad "png: $(file t.png)"
+    bad "png: $got, $(stat -c %s t.png) bytes"
 fi
 
 # a trace that lost records: the simple backend no longer drops any, so
@@ -149,7 +150,9 @@ grep -q "unmatched: 0 begins, 1 ends" roi.txt && grep -q "3 regions, 6 other" ro
 # --- a Linux guest: regions named from the shell with qemu-hypertrace
 GCMD="$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"
 make -s -C "$(dirname "$GCMD")" > /dev/null || ht_die "building qemu-hypertrace"
-file "$GCMD" | grep -q "statically linked" || bad "qemu-hypertrace is not static"
+case $(ht_binfmt elf "$GCMD") in
+*" static=yes") ;; *) bad "qemu-hypertrace is not static: $(ht_binfmt elf "$GCMD")" ;;
+esac
 kernel=$(ht_kernel)
 cat > guest.sh <<'EOT'
 qemu-hypertrace begin compile && echo step1

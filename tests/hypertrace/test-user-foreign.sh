@@ -65,14 +65,18 @@ for t in $TARGETS; do
     lib="$fb/$t-linux-user/hypertrace/guest"
     make -s -C "$lib" clean
     make -s -C "$lib" >/dev/null || { bad "$t: guest library"; continue; }
-    file "$lib/libqemu-hypertrace-guest.a" 2>/dev/null | head -n 1
-    # Built for the target: the archive's object has the target's machine
+    # Built for the target: the archive's object has the target's ELF
+    # class, byte order and machine
     case $t in
-    i386) m="Intel 80386" ;; arm) m="ARM" ;; mipsel) m="MIPS" ;;
-    aarch64) m="ARM aarch64" ;; s390x) m="S/390" ;;
+    i386) m="class=32 data=lsb machine=i386" ;;
+    arm) m="class=32 data=lsb machine=arm" ;;
+    mipsel) m="class=32 data=lsb machine=mips" ;;
+    aarch64) m="class=64 data=lsb machine=aarch64" ;;
+    s390x) m="class=64 data=msb machine=s390" ;;
     esac
-    (cd "$work" && ar x "$lib/libqemu-hypertrace-guest.a" qemu-hypertrace.o &&
-     file qemu-hypertrace.o | grep -q "$m") || bad "$t: library is not for $m"
+    got=$(ht_binfmt elf "$lib/libqemu-hypertrace-guest.a")
+    echo "$t: libqemu-hypertrace-guest.a: $got"
+    case $got in "$m "*) ;; *) bad "$t: library is '$got', want '$m'" ;; esac
     # The seed's link line (plus -static to run without a sysroot)
     for p in ht-events ht-api ht-badcfg; do
         "$cc" -static -o "$work/$p-$t" "$G/$p.c" "$lib/libqemu-hypertrace-guest.a" \

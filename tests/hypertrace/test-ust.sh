@@ -65,10 +65,17 @@ babeltrace2 "$work/trace" > "$work/events.txt" 2>&1 || bad "babeltrace2 failed"
 grep guest_hypertrace "$work/events.txt"
 [ "$(grep -c 'qemu:guest_hypertrace' "$work/events.txt")" = 2 ] ||
     bad "want 2 qemu:guest_hypertrace events"
-grep 'qemu:guest_hypertrace' "$work/events.txt" | head -n 1 |
-    grep -q 'cpu = 0, arg1 = 1' || bad "first event: cpu = 0, arg1 = 1"
+# A field's value, however babeltrace2 prints its base (decimal, or 0x...
+# for a field with a hexadecimal display base)
+field() {
+    local v
+    v=$(grep 'qemu:guest_hypertrace' "$work/events.txt" | head -n 1 |
+        grep -oE "[{ ,]$1 = [0-9a-fA-Fx]+" | sed 's/.* = //')
+    [ -n "$v" ] && echo $((v))
+}
+[ "$(field cpu)" = 0 ] && [ "$(field arg1)" = 1 ] ||
+    bad "first event: want cpu 0, arg1 1: got '$(field cpu)' '$(field arg1)'"
 if [ "$n_args" -ge 2 ]; then
-    grep 'qemu:guest_hypertrace' "$work/events.txt" | head -n 1 |
-        grep -q 'arg2 = 161' || bad "first event: arg2 = 161 (0xa1)"
+    [ "$(field arg2)" = 161 ] || bad "first event: want arg2 0xa1, got '$(field arg2)'"
 fi
 exit $fail

@@ -70,7 +70,7 @@ grep guest_hypertrace "$work/events.txt"
 field() {
     local v
     v=$(grep 'qemu:guest_hypertrace' "$work/events.txt" | head -n 1 |
-        grep -oE "[{ ,]$1 = [0-9a-fA-Fx]+" | sed 's/.* = //')
+        grep -oE "[{ ,]$1 = [0-9a-fA-Fx]+" | head -n 1 | sed 's/.* = //')
     [ -n "$v" ] && echo $((v))
 }
 [ "$(field cpu)" = 0 ] && [ "$(field arg1)" = 1 ] ||

@@ -1,9 +1,15 @@
 /*
- * Hypertrace in linux-user: -hypertrace channel files
+ * Hypertrace in linux-user: -hypertrace channels
  *
- * qemu-<arch> -hypertrace [path=]BASE[,max-clients=N][,replace=on] creates
- * BASE-config, BASE-data and BASE-control (docs/specs/hypertrace.rst).  The
- * guest maps them; QEMU maps BASE-data too, to read argument slots.
+ * qemu-<arch> -hypertrace [path=]BASE[,max-clients=N] gives the emulated
+ * process three channels, BASE-config, BASE-data and BASE-control
+ * (docs/specs/hypertrace.rst).  They are sealed memfds of this QEMU and
+ * nothing else: no file is created on the host.  The guest reaches them
+ * by name, because a guest open() of one of the three paths returns a new
+ * descriptor on the channel (like the files of /proc/self that syscall.c
+ * fakes), so every QEMU has channels of its own, however many use the
+ * same BASE, and nothing is left behind however QEMU ends.  QEMU maps
+ * BASE-data too, to read argument slots.
  *
  * Catching control stores.  The guest's control mappings are never
  * writable on the host.  The first store that faults on one is used only
@@ -33,7 +39,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <sys/syscall.h>
 #include "qemu/bswap.h"
 #include "qemu/config-file.h"
 #include "qemu/error-report.h"
@@ -89,13 +94,12 @@ static const unsigned ht_seals[] = {
 
 static struct {
     bool enabled;
-    pid_t owner;            /* the process that created the files */
     HypertraceLayout layout;
-    char *paths[3];         /* absolute */
-    bool created[3];
-    char *targets[3];       /* what the links this process made point to */
-    dev_t ctrl_dev;
-    ino_t ctrl_ino;
+    char *paths[3];         /* absolute and normalised */
+    char *base_name;        /* last component of BASE */
+    int fds[3];             /* the memfds */
+    dev_t dev[3];
+    ino_t ino[3];
     uint8_t *data;          /* QEMU's mapping of BASE-data */
     HTRanges *ranges;
 } ht;
@@ -107,7 +111,7 @@ static QemuOptsList hypertrace_opts = {
     .desc = {
         { .name = "path", .type = QEMU_OPT_STRING },
         { .name = "max-clients", .type = QEMU_OPT_NUMBER },
-        { .name = "replace", .type = QEMU_OPT_BOOL },
+        { .name = "replace", .type = QEMU_OPT_STRING },    /* refused */
         { .name = "roi-events", .type = QEMU_OPT_STRING },
         { .name = "roi-begin", .type = QEMU_OPT_NUMBER },
         { .name = "roi-end", .type = QEMU_OPT_NUMBER },
@@ -125,84 +129,79 @@ static G_NORETURN void ht_fatal(const char *fmt, ...)
     va_start(ap, fmt);
     error_vreport(fmt, ap);
     va_end(ap);
-    hypertrace_user_exit();
     exit(EXIT_FAILURE);
 }
 
 /*
- * If @path is a channel link ("/proc/PID/fd/N"), the PID of the QEMU that
- * made it; 0 otherwise.
+ * @path made absolute (relative to @dir) and normalised: no empty, "." or
+ * ".." components, so that "/tmp//x/../ht-data" names "/tmp/ht-data".
+ * ".." is taken lexically, as the guest library and users write paths.
  */
-static pid_t ht_link_owner(const char *path)
+static char *ht_normalise(const char *dir, const char *path)
 {
-    char target[64];
-    ssize_t n = readlink(path, target, sizeof(target) - 1);
-    unsigned long pid, fd;
-    int end = 0;
+    g_autofree char *abs = g_path_is_absolute(path)
+        ? g_strdup(path) : g_build_filename(dir, path, NULL);
+    g_auto(GStrv) parts = g_strsplit(abs, "/", -1);
+    GString *out = g_string_new("");
+    int i;
 
-    if (n <= 0) {
-        return 0;
+    for (i = 0; parts[i]; i++) {
+        if (!*parts[i] || !strcmp(parts[i], ".")) {
+            continue;
+        }
+        if (!strcmp(parts[i], "..")) {
+            char *slash = strrchr(out->str, '/');
+
+            g_string_truncate(out, slash ? slash - out->str : 0);
+            continue;
+        }
+        g_string_append_c(out, '/');
+        g_string_append(out, parts[i]);
     }
-    target[n] = 0;
-    if (sscanf(target, "/proc/%lu/fd/%lu%n", &pid, &fd, &end) != 2 ||
-        end != n || pid == 0 || pid > INT_MAX) {
-        return 0;
+    if (!out->len) {
+        g_string_append_c(out, '/');
     }
-    return pid;
+    return g_string_free(out, false);
 }
 
-/* Remove what is at @path if replace=on may: a channel link or a file */
-static void ht_replace(const char *path)
+/* The directory a guest path relative to @dirfd starts from, or NULL */
+static char *ht_dirfd_path(int dirfd)
 {
-    struct stat st;
-    pid_t pid;
+    char link[32];
+    char buf[PATH_MAX];
+    ssize_t n;
 
-    if (lstat(path, &st) < 0) {
-        return;
+    if (dirfd == AT_FDCWD) {
+        return g_get_current_dir();
     }
-    pid = S_ISLNK(st.st_mode) ? ht_link_owner(path) : 0;
-    if (!S_ISREG(st.st_mode) && !pid) {
-        ht_fatal("-hypertrace: %s exists and is neither a hypertrace channel"
-                 " nor a regular file; not replacing it", path);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+    n = readlink(link, buf, sizeof(buf) - 1);
+    if (n <= 0 || buf[0] != '/') {
+        return NULL;
     }
-    if (unlink(path) < 0) {
-        ht_fatal("-hypertrace: cannot remove %s: %s", path, strerror(errno));
-    }
+    buf[n] = 0;
+    return g_strdup(buf);
 }
 
-static G_NORETURN void ht_exists(const char *path)
+/* Channel @i's memfd, checked to still be the one QEMU made */
+static bool ht_fd_intact(int i)
 {
-    pid_t pid = ht_link_owner(path);
     struct stat st;
 
-    if (pid && stat(path, &st) == 0) {
-        ht_fatal("-hypertrace: %s is in use by QEMU process %d; choose"
-                 " another path, or add replace=on to take it over", path,
-                 (int)pid);
-    } else if (pid) {
-        ht_fatal("-hypertrace: %s was left by QEMU process %d, which was"
-                 " killed; remove it or add replace=on", path, (int)pid);
-    }
-    ht_fatal("-hypertrace: %s already exists; remove it or add replace=on",
-             path);
+    return fstat(ht.fds[i], &st) == 0 && st.st_dev == ht.dev[i] &&
+           st.st_ino == ht.ino[i];
 }
 
 /*
- * Create channel @i: a sealed memfd of @size bytes (holding @contents, if
- * not NULL) and, at ht.paths[i], a symbolic link through which other
- * processes, and the guest, open it.  Returns the memfd.
+ * Create channel @i: a sealed memfd of @size bytes holding @contents (if
+ * not NULL).
  */
-static int ht_create(int i, bool replace, uint64_t size, const void *contents)
+static void ht_create(int i, uint64_t size, const void *contents)
 {
-    const char *path = ht.paths[i];
     g_autofree char *name = g_strconcat("hypertrace", ht_suffix[i], NULL);
-    char *target;
     struct stat st;
     int fd;
 
-    if (replace) {
-        ht_replace(path);
-    }
     fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
         ht_fatal("-hypertrace: cannot create the %s channel: %s", name,
@@ -214,39 +213,21 @@ static int ht_create(int i, bool replace, uint64_t size, const void *contents)
         ht_fatal("-hypertrace: cannot set up the %s channel: %s", name,
                  strerror(errno));
     }
-    target = g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), fd);
-    if (symlink(target, path) < 0) {
-        if (errno == EEXIST) {
-            ht_exists(path);
-        }
-        ht_fatal("-hypertrace: cannot create %s: %s", path, strerror(errno));
-    }
-    ht.created[i] = true;
-    ht.targets[i] = target;
-    /* Other processes reach the channel through /proc: check that they can */
-    {
-        struct stat via;
-
-        if (stat(path, &via) < 0 || via.st_dev != st.st_dev ||
-            via.st_ino != st.st_ino) {
-            ht_fatal("-hypertrace: %s does not lead to QEMU's channel (%s);"
-                     " -hypertrace needs /proc mounted", path,
-                     strerror(errno));
-        }
-    }
-    return fd;
+    ht.fds[i] = fd;
+    ht.dev[i] = st.st_dev;
+    ht.ino[i] = st.st_ino;
 }
 
-/* @base made absolute, so that a guest chdir() changes nothing */
-static char *ht_absolute(const char *base)
+/*
+ * A new open file description of channel @i: /proc/self/fd/N opens the
+ * memfd itself, with its own access mode and offset.
+ */
+static int ht_reopen(int i, int flags)
 {
-    g_autofree char *cwd = NULL;
+    char link[32];
 
-    if (g_path_is_absolute(base)) {
-        return g_strdup(base);
-    }
-    cwd = g_get_current_dir();
-    return g_build_filename(cwd, base, NULL);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", ht.fds[i]);
+    return open(link, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
 }
 
 void hypertrace_user_init(const char *optarg, envlist_t *envlist)
@@ -256,13 +237,11 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     Error *err = NULL;
     QemuOpts *opts;
     const char *opt_base;
+    g_autofree char *cwd = g_get_current_dir();
     g_autofree char *base = NULL;
     uint64_t max_clients;
-    bool replace;
-    struct stat st;
     g_autofree char *env = NULL;
-    int fd[3];
-    int i;
+    int fd, i;
 
     opts = qemu_opts_parse_noisily(&hypertrace_opts, optarg, true);
     if (!opts) {
@@ -270,14 +249,23 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     }
     opt_base = qemu_opt_get(opts, "path");
     max_clients = qemu_opt_get_number(opts, "max-clients", 1);
-    replace = qemu_opt_get_bool(opts, "replace", false);
+    if (qemu_opt_get(opts, "replace")) {
+        ht_fatal("-hypertrace: replace is no longer needed: the channels are"
+                 " not files on the host, so any number of QEMUs can use the"
+                 " same path");
+    }
     if (!opt_base || !*opt_base) {
         ht_fatal("-hypertrace: path=BASE is required");
     }
-    base = ht_absolute(opt_base);
+    base = ht_normalise(cwd, opt_base);
     if (strlen(base) + strlen("-control") >= PATH_MAX) {
-        ht_fatal("-hypertrace: path is too long (%zu bytes; the file names"
-                 " must stay below %d)", strlen(base), PATH_MAX);
+        ht_fatal("-hypertrace: path is too long (%zu bytes; the channel"
+                 " names must stay below %d)", strlen(base), PATH_MAX);
+    }
+    if (g_str_has_suffix(opt_base, "/") || !strcmp(base, "/")) {
+        ht_fatal("-hypertrace: path=%s names a directory; BASE is the"
+                 " beginning of the channel names, e.g. /tmp/hypertrace",
+                 opt_base);
     }
     if (!hypertrace_layout_init(&ht.layout, max_clients, stride, false,
                                 &err)) {
@@ -300,27 +288,26 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
         ht_fatal("-hypertrace: roi-begin and roi-end need roi-events");
     }
 
-    ht.owner = getpid();
     for (i = 0; i < 3; i++) {
         ht.paths[i] = g_strconcat(base, ht_suffix[i], NULL);
     }
-    fd[0] = ht_create(0, replace, HYPERTRACE_CFG_SIZE, config);
-    fd[1] = ht_create(1, replace, ht.layout.data_size, NULL);
-    fd[2] = ht_create(2, replace, ht.layout.ctrl_size, NULL);
+    ht.base_name = g_path_get_basename(base);
+    ht_create(0, HYPERTRACE_CFG_SIZE, config);
+    ht_create(1, ht.layout.data_size, NULL);
+    ht_create(2, ht.layout.ctrl_size, NULL);
     ht.data = mmap(NULL, ht.layout.data_size, PROT_READ, MAP_SHARED,
-                   fd[1], 0);
+                   ht.fds[1], 0);
     if (ht.data == MAP_FAILED) {
-        ht_fatal("-hypertrace: cannot map %s: %s", ht.paths[1],
+        ht_fatal("-hypertrace: cannot map the data channel: %s",
                  strerror(errno));
     }
-    if (fstat(fd[2], &st) < 0) {
-        ht_fatal("-hypertrace: cannot stat %s: %s", ht.paths[2],
-                 strerror(errno));
+    /* The guest's descriptors are opened through /proc: check it works */
+    fd = ht_reopen(0, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ht_fatal("-hypertrace: cannot reopen a channel through /proc (%s);"
+                 " -hypertrace needs /proc mounted", strerror(errno));
     }
-    ht.ctrl_dev = st.st_dev;
-    ht.ctrl_ino = st.st_ino;
-    /* The memfds stay open: the links lead to them */
-    atexit(hypertrace_user_exit);
+    close(fd);
 
     /* qemu_hypertrace_init(NULL) in the guest finds BASE here */
     env = g_strconcat("QEMU_HYPERTRACE_BASE=", base, NULL);
@@ -331,82 +318,62 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     ht.enabled = true;
 }
 
-/*
- * Remove the links this process created, and only those: a link that was
- * replaced since (replace=on by another QEMU) points to another process
- * and is left alone.  (Inode numbers cannot tell: a link made after ours
- * was removed may get the same one.)  Async-signal-safe, for
- * dump_core_and_abort().
- */
-void hypertrace_user_exit(void)
+int hypertrace_user_open(int dirfd, const char *path, int flags)
 {
-    char target[64];
-    ssize_t n;
-    int i;
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t n;
+    g_autofree char *dir = NULL;
+    g_autofree char *abs = NULL;
+    int i, fd;
 
-    if (ht.owner != getpid()) {
-        return;
+    if (!ht.enabled) {
+        return -2;
+    }
+    /* Cheap test first: the last component must be a channel's */
+    n = strlen(ht.base_name);
+    if (strncmp(name, ht.base_name, n)) {
+        return -2;
     }
     for (i = 0; i < 3; i++) {
-        if (!ht.created[i]) {
-            continue;
-        }
-        ht.created[i] = false;
-        n = readlink(ht.paths[i], target, sizeof(target));
-        if (n > 0 && (size_t)n == strlen(ht.targets[i]) &&
-            !memcmp(target, ht.targets[i], n)) {
-            unlink(ht.paths[i]);
+        if (!strcmp(name + n, ht_suffix[i])) {
+            break;
         }
     }
-}
-
-void hypertrace_user_exec(bool before)
-{
-    static bool removed[3];
-    int i;
-
-    if (!ht.enabled || ht.owner != getpid()) {
-        return;
+    if (i == 3) {
+        return -2;
     }
-    for (i = 0; i < 3; i++) {
-        if (before) {
-            /* The new program is not this QEMU: its files go away */
-            removed[i] = ht.created[i];
-        } else if (removed[i]) {
-            /* execve() failed: this QEMU goes on with its files */
-            removed[i] = false;
-            if (symlink(ht.targets[i], ht.paths[i]) == 0) {
-                ht.created[i] = true;
-            }
+    if (!g_path_is_absolute(path)) {
+        dir = ht_dirfd_path(dirfd);
+        if (!dir) {
+            return -2;
         }
     }
-    if (before) {
-        hypertrace_user_exit();
+    abs = ht_normalise(dir ? dir : "/", path);
+    if (strcmp(abs, ht.paths[i])) {
+        return -2;
     }
-}
 
-bool hypertrace_user_enabled(void)
-{
-    return ht.enabled;
-}
-
-void hypertrace_user_kill(int host_sig, pid_t pid, pid_t tid)
-{
-    pid_t self = getpid();
-    bool hits;
-
-    if (!ht.enabled || host_sig != SIGKILL) {
-        return;
+    if ((flags & O_CREAT) && (flags & O_EXCL)) {
+        errno = EEXIST;
+        return -1;
     }
-    if (tid) {
-        /* Signal 0 checks that @tid is one of this process's threads */
-        hits = pid == self && syscall(SYS_tgkill, self, tid, 0) == 0;
-    } else {
-        hits = pid == self || pid == 0 || pid == -getpgrp();
+    if (flags & O_DIRECTORY) {
+        errno = ENOTDIR;
+        return -1;
     }
-    if (hits) {
-        hypertrace_user_exit();
+    /* config is read-only: like a file without write permission */
+    if (i == 0 && (flags & O_ACCMODE) != O_RDONLY) {
+        errno = EACCES;
+        return -1;
     }
+    if (!ht_fd_intact(i)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: QEMU's descriptor of %s"
+                      " was closed or replaced by the guest\n", ht.paths[i]);
+        errno = EIO;
+        return -1;
+    }
+    fd = ht_reopen(i, flags);
+    return fd;
 }
 
 /*
@@ -438,7 +405,7 @@ int hypertrace_user_mmap_check(int fd, abi_ulong len, off_t offset,
 
     *ctrl_prot = -1;
     if (!ht.enabled || fd < 0 || fstat(fd, &st) < 0 ||
-        st.st_dev != ht.ctrl_dev || st.st_ino != ht.ctrl_ino) {
+        st.st_dev != ht.dev[2] || st.st_ino != ht.ino[2]) {
         return 0;
     }
     if (offset < 0 || offset % ht.layout.stride ||

@@ -1,5 +1,5 @@
 /*
- * Hypertrace in linux-user: -hypertrace channel files
+ * Hypertrace in linux-user: -hypertrace channels
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,32 +9,16 @@
 
 #include "qemu/envlist.h"
 
-/* Parse -hypertrace / QEMU_HYPERTRACE, create the files; exit(1) on error */
+/* Parse -hypertrace / QEMU_HYPERTRACE, make the channels; exit(1) on error */
 void hypertrace_user_init(const char *optarg, envlist_t *envlist);
 
 /*
- * Around the host execve() of a guest execve(): remove the channel files
- * before it (@before), since the process stops being this QEMU; put them
- * back if it failed.
+ * A guest open of @path relative to @dirfd with host open @flags: -2 when
+ * @path is not one of the channels; otherwise a new descriptor on the
+ * channel, or -1 with errno set (EACCES for config opened for writing,
+ * EEXIST with O_CREAT | O_EXCL, ENOTDIR with O_DIRECTORY).
  */
-void hypertrace_user_exec(bool before);
-
-/* Whether -hypertrace is in use */
-bool hypertrace_user_enabled(void);
-
-/*
- * The guest sends @host_sig to process @pid (kill: @tid is 0; 0 and -PGID
- * are this process's group) or to its thread @tid (tkill, tgkill).  Before
- * a SIGKILL that reaches this process, remove the channel files: nothing
- * runs after it.
- */
-void hypertrace_user_kill(int host_sig, pid_t pid, pid_t tid);
-
-/*
- * Remove the channel files: only in the process that created them, only
- * those that are still the ones it created.  Async-signal-safe.
- */
-void hypertrace_user_exit(void);
+int hypertrace_user_open(int dirfd, const char *path, int flags);
 
 /*
  * target_mmap() of @fd: 0 when @fd is not the control file (*@ctrl_prot is

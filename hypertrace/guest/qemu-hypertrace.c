@@ -452,8 +452,9 @@ const char *qemu_hypertrace_strerror(int errnum)
         return "no hypertrace PCI device found (start QEMU with"
                " -device hypertrace)";
 #else
-        return "no hypertrace channel files (start QEMU with -hypertrace"
-               " BASE and pass the same BASE, or set " QEMU_HYPERTRACE_ENV ")";
+        return "no hypertrace channel at that BASE (run the program under"
+               " qemu-<arch> -hypertrace BASE and pass the same BASE, or set "
+               QEMU_HYPERTRACE_ENV ")";
 #endif
     case EACCES:
     case EPERM:

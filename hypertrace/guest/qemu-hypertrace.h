@@ -28,9 +28,9 @@ extern "C" {
  * @base: where the channels are.  System mode: NULL finds the first
  *        hypertrace PCI device in /sys/bus/pci/devices, or the sysfs
  *        directory of one device (/sys/bus/pci/devices/0000:00:04.0).
- *        User mode: the BASE given to QEMU's -hypertrace option (the files
- *        BASE-config, BASE-data and BASE-control); NULL reads it from the
- *        QEMU_HYPERTRACE_BASE environment variable.
+ *        User mode: the BASE given to QEMU's -hypertrace option (QEMU
+ *        answers the names BASE-config, BASE-data and BASE-control); NULL
+ *        reads it from the QEMU_HYPERTRACE_BASE environment variable.
  *
  * Map the channels.  Thread-safe; calling it again once it succeeded does
  * nothing and returns 0.

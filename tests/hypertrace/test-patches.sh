@@ -12,8 +12,39 @@ BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 out=$(mktemp -d)
 trap 'rm -rf "$out" "$out.log"' EXIT
-"$HT_REPO/scripts/make-patches" --out "$out" | tee "$out.log"
 fail=0
+# Without an identity, make-patches refuses to sign (user.name forced empty)
+if GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=user.name GIT_CONFIG_VALUE_0= \
+   GIT_CONFIG_KEY_1=user.email GIT_CONFIG_VALUE_1= \
+   env -u GIT_AUTHOR_NAME -u GIT_AUTHOR_EMAIL \
+   "$HT_REPO/scripts/make-patches" --out "$out" > "$out.log" 2>&1; then
+    echo "FAIL: make-patches ran without an identity"; fail=1
+elif ! grep -q "no identity to sign the patches with: set git's user.name" "$out.log"; then
+    echo "FAIL: make-patches without an identity: $(cat "$out.log")"; fail=1
+else
+    echo "no identity: $(cat "$out.log")"
+fi
+# The exporter's identity: git's, or (a clone with none) the user's own
+# login and host name
+if [ -z "$(git -C "$HT_REPO" config user.name)" ] ||
+   [ -z "$(git -C "$HT_REPO" config user.email)" ]; then
+    export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-$(id -un)}
+    export GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-$(id -un)@$(hostname)}
+fi
+who="${GIT_AUTHOR_NAME:-$(git -C "$HT_REPO" config user.name)} <${GIT_AUTHOR_EMAIL:-$(git -C "$HT_REPO" config user.email)}>"
+"$HT_REPO/scripts/make-patches" --out "$out" | tee "$out.log"
+for f in "$out"/0*.patch; do
+    case $f in */0000-cover-letter.patch) continue ;; esac
+    # (git folds a long From: header onto a second line)
+    from=$(awk '/^From: / { l = $0; getline n
+                             if (n ~ /^[ \t]/) { sub(/^[ \t]+/, " ", n); l = l n }
+                             print l; exit }' "$f")
+    [ "$from" = "From: $who" ] && grep -qxF "Signed-off-by: $who" "$f" ||
+        { echo "FAIL: $(basename "$f") is not from and signed by $who"; fail=1; }
+done
+echo "every patch from and signed off by $who"
+! grep -rl "example\.org" "$HT_REPO/patches" "$out" || {
+    echo "FAIL: an example.org address in the series"; fail=1; }
 n=$(grep -c '^WARNING:' "$out.log" || true)
 unexpected=$(grep -A1 '^WARNING:' "$out.log" | grep -v '^--$' | paste - - |
     grep -v -e 'architecture specific defines.*FILE: hypertrace/guest/qemu-hypertrace.h:' \

@@ -3,8 +3,8 @@
 #
 # User mode on x86_64: the seed's example, a multi-threaded guest, guest
 # SIGSEGV handlers, mmap/mprotect/mremap/munmap of the channels, hostile
-# stores, fork, file removal on every exit path, stale files and bad
-# option values.
+# stores, fork, no host file on any exit path, a host file at a channel's
+# path, and bad option values.
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
@@ -91,7 +91,7 @@ got=$(grep 'guest_hypertrace cpu=' "$work/mm.log" | sed 's/.* arg1=\([0-9]*\) .*
     -D "$work/fork.log" "$work/ht-fork" "$work/f" > "$work/fork.out" ||
     bad "fork: status"
 cat "$work/fork.out"
-grep -q "files kept" "$work/fork.out" || bad "fork: the child removed the files"
+grep -q "channels kept" "$work/fork.out" || bad "fork: the child took the channels away"
 [ "$(grep -c 'arg1=3[0-9][0-9] ' "$work/fork.log")" = 11 ] &&
 [ "$(grep -c 'arg1=4[0-9][0-9] ' "$work/fork.log")" = 10 ] ||
     bad "fork: want 11 + 10 events"
@@ -130,7 +130,7 @@ no_files "$work/a" "fatal guest signal"
     bad "QEMU ran a missing program"
 no_files "$work/l" "QEMU's error exit"
 
-# 7. Stale files and bad options: a clear message and exit status 1
+# 7. Host files and bad options: a clear message and exit status 1
 expect_error() {
     local what=$1 msg=$2
     shift 2
@@ -142,26 +142,28 @@ expect_error() {
         echo "ok: $what: $(head -n 1 "$work/err.out")"
     fi
 }
-touch "$work/stale-config"
-expect_error "stale file" "stale-config already exists.*replace=on" \
-    -hypertrace "$work/stale"
-[ -e "$work/stale-config" ] || bad "the stale file was removed without replace=on"
-[ ! -e "$work/stale-data" ] || bad "a failed start left stale-data behind"
-"$QEMU_USER" -hypertrace "$work/stale,replace=on" /bin/true ||
-    bad "replace=on did not replace the stale file"
-no_files "$work/stale" "replace=on"
-ln -s /etc/passwd "$work/link-config"
-expect_error "symlink" "link-config already exists" -hypertrace "$work/link"
-expect_error "symlink with replace=on" "neither a hypertrace channel nor a regular file" \
-    -hypertrace "$work/link,replace=on"
+# A host file at a channel's path: the guest sees the channel, the file
+# stays as it was
+echo "host file" > "$work/h-config"
+"$QEMU_USER" -hypertrace "$work/h" -trace guest_hypertrace -D "$work/hostfile.log" \
+    "$work/ht-events" 1 3 > /dev/null || bad "host file at BASE-config: status $?"
+[ "$(grep -c 'guest_hypertrace cpu=' "$work/hostfile.log")" = 3 ] ||
+    bad "host file at BASE-config: the guest did not get the channel"
+[ "$(cat "$work/h-config")" = "host file" ] || bad "host file at BASE-config was changed"
+rm -f "$work/h-config"
+expect_error "replace=on" "replace is no longer needed: the channels are not files on the host" \
+    -hypertrace "$work/x,replace=on"
+expect_error "BASE that names a directory" "names a directory; BASE is the beginning of the channel names" \
+    -hypertrace "$work/"
 expect_error "max-clients=0" "max-clients must be between 1 and 1024" \
     -hypertrace "$work/x,max-clients=0"
 expect_error "max-clients=100000" "max-clients must be between 1 and 1024" \
     -hypertrace "$work/x,max-clients=100000"
 expect_error "max-clients=abc" "max-clients" -hypertrace "$work/x,max-clients=abc"
 expect_error "missing path" "path=BASE is required" -hypertrace max-clients=2
-expect_error "unwritable directory" "cannot create /proc/hypertrace-x-config" \
-    -hypertrace /proc/hypertrace-x
+# No file is made: a BASE in a directory nobody can write works
+"$QEMU_USER" -hypertrace /proc/hypertrace-x "$work/ht-events" 1 2 > /dev/null ||
+    bad "BASE in /proc: status $?"
 expect_error "overlong path" "path is too long" \
     -hypertrace "$work/$(head -c 5000 /dev/zero | tr '\0' a)"
 expect_error "unknown parameter" "Invalid parameter 'bogus'" \

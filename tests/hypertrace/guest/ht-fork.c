@@ -1,8 +1,9 @@
 /*
  * User-mode guest test: fork.  The child emits on client 1 (arg1 = 300 +
  * i) and exits first; the parent then emits on client 0 (arg1 = 400 + i),
- * so the child must not have removed the parent's files or broken its
- * mappings.  Prints whether BASE-config still exists after the child left.
+ * so the child must not have taken the parent's channels away or broken
+ * its mappings.  Prints whether BASE-config still opens after the child
+ * left.
  *
  * Usage: ht-fork BASE
  *
@@ -10,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,7 +22,7 @@
 int main(int argc, char **argv)
 {
     char path[4096];
-    int status, i;
+    int status, i, fd;
     pid_t pid;
 
     if (argc != 2 || qemu_hypertrace_init(argv[1]) != 0) {
@@ -37,8 +39,12 @@ int main(int argc, char **argv)
     }
     waitpid(pid, &status, 0);
     snprintf(path, sizeof(path), "%s-config", argv[1]);
-    printf("ht-fork: child status %d, files %s after the child exited\n",
-           WEXITSTATUS(status), access(path, F_OK) == 0 ? "kept" : "GONE");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    printf("ht-fork: child status %d, channels %s after the child exited\n",
+           WEXITSTATUS(status), fd >= 0 ? "kept" : "GONE");
+    if (fd >= 0) {
+        close(fd);
+    }
     for (i = 0; i < 10; i++) {
         qemu_hypertrace(0, 400 + i);
     }

@@ -4,7 +4,8 @@
  * failures" last (except the modes that end the process).
  *
  * Usage: ht-hostile MODE BASE [ARG]
- *   files    truncate, write and map the channels in forbidden ways
+ *   files    open, truncate, write and map the channels in forbidden ways,
+ *            stat() and unlink() their names
  *   prot     stores to control mappings made PROT_NONE and PROT_READ
  *   shmat    shmat(SHM_REMAP) over a control mapping
  *   race N   one thread flips a page between anonymous memory and control
@@ -13,6 +14,10 @@
  *   sleep    emit one event (arg1 = 7), print "ready", wait for signals
  *   pipe     emit one event, then write lines to stdout until it breaks
  *   chdir D  chdir(D), then emit one event (arg1 = 8)
+ *   names DIR OTHER  BASE (absolute) is in DIR: open the channels by
+ *            relative names, through "..", with openat(); then chdir(OTHER)
+ *            and open the same relative name there (a host file holding
+ *            "theirs"); emit one event (arg1 = 8)
  *   killself emit one event (arg1 = 9), then kill(getpid(), SIGKILL)
  *   exec P   emit one event (arg1 = 10), then execv(P); if that fails,
  *            emit another (arg1 = 11)
@@ -33,6 +38,8 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
+#include <endian.h>
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
@@ -107,48 +114,155 @@ static void *map_ctrl(void *addr, int prot, int flags)
     return p;
 }
 
-static void mode_files(void)
+/* Whether the open fails with @err */
+static int open_fails(const char *path, int flags, int err)
 {
-    char cfg[8];
-    void *m;
     int fd;
 
+    errno = 0;
+    fd = open(path, flags | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == err;
+}
+
+/* fstat(@fd) shows a regular file of @size bytes */
+static int is_file_of(int fd, uint64_t size)
+{
+    struct stat st;
+
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+           (uint64_t)st.st_size == size;
+}
+
+static uint64_t config_word(unsigned offset)
+{
+    uint64_t v = 0;
+    int fd = open(path_of("-config"), O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || pread(fd, &v, 8, offset) != 8) {
+        v = 0;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return le64toh(v);
+}
+
+static void mode_files(void)
+{
+    uint64_t data_size = config_word(0x30), ctrl_size = config_word(0x38);
+    char cfg[8];
+    struct stat st;
+    void *m;
+    int fd, fd2;
+
     fd = open(path_of("-data"), O_RDWR);
+    check(is_file_of(fd, data_size), "fstat(data): a regular file of DATA_SIZE");
     errno = 0;
     check(fd >= 0 && ftruncate(fd, 0) == -1 && errno == EPERM,
           "ftruncate(data, 0) is EPERM");
     errno = 0;
-    check(truncate(path_of("-data"), page * 64) == -1 && errno == EPERM,
-          "truncate(data) to grow it is EPERM");
-    errno = 0;
     check(pwrite(fd, "x", 1, 1 << 30) == -1 && errno == EPERM,
           "pwrite beyond the end of data is EPERM");
     close(fd);
+    check(open_fails(path_of("-data"), O_RDWR | O_TRUNC, EPERM),
+          "open(data, O_TRUNC) is EPERM");
     /* the event still carries the slot */
     qemu_hypertrace_data(0)[0] = 0xfeed;
     qemu_hypertrace(0, 901);
 
-    fd = open(path_of("-config"), O_RDWR);
-    errno = 0;
-    check(fd >= 0 && pwrite(fd, "XXXXXXXX", 8, 0) == -1 && errno == EPERM,
-          "write to config is EPERM");
+    check(open_fails(path_of("-config"), O_RDWR, EACCES),
+          "open(config, O_RDWR) is EACCES");
+    check(open_fails(path_of("-config"), O_WRONLY, EACCES),
+          "open(config, O_WRONLY) is EACCES");
+    check(open_fails(path_of("-config"), O_RDONLY | O_CREAT | O_EXCL, EEXIST),
+          "open(config, O_CREAT | O_EXCL) is EEXIST");
+    check(open_fails(path_of("-config"), O_RDONLY | O_DIRECTORY, ENOTDIR),
+          "open(config, O_DIRECTORY) is ENOTDIR");
+    fd = open(path_of("-config"), O_RDONLY);
+    check(is_file_of(fd, 4096), "fstat(config): a regular file of 4 KiB");
+    check(write(fd, "XXXXXXXX", 8) == -1, "write to config fails");
     m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     check(m == MAP_FAILED, "config cannot be mapped writable");
     check(pread(fd, cfg, 8, 0) == 8 && !memcmp(cfg, "HYPTRACE", 8),
           "config still says HYPTRACE");
-    errno = 0;
-    check(ftruncate(fd, 0) == -1 && errno == EPERM,
-          "ftruncate(config) is EPERM");
+    /* each open has its own offset, as for a file */
+    fd2 = open(path_of("-config"), O_RDONLY);
+    check(read(fd, cfg, 8) == 8 && read(fd2, cfg, 8) == 8 &&
+          !memcmp(cfg, "HYPTRACE", 8), "two opens, two file offsets");
+    close(fd2);
     close(fd);
 
     fd = open(path_of("-control"), O_RDWR);
+    check(is_file_of(fd, ctrl_size), "fstat(control): a regular file of CTRL_SIZE");
     errno = 0;
     check(fd >= 0 && pwrite(fd, "\1\0\0\0\0\0\0\0", 8, 0) == -1 &&
           errno == EPERM, "write to control is EPERM");
     check(pread(fd, cfg, 8, 0) == 8 && !memcmp(cfg, "\0\0\0\0\0\0\0\0", 8),
           "control still reads 0");
     close(fd);
+
+    /* Only open() knows the channels: nothing is in the host's directory */
+    errno = 0;
+    check(stat(path_of("-config"), &st) == -1 && errno == ENOENT,
+          "stat(config) is ENOENT");
+    errno = 0;
+    check(access(path_of("-data"), F_OK) == -1 && errno == ENOENT,
+          "access(data) is ENOENT");
+    errno = 0;
+    check(unlink(path_of("-control")) == -1 && errno == ENOENT,
+          "unlink(control) is ENOENT");
+    errno = 0;
+    check(truncate(path_of("-data"), 0) == -1 && errno == ENOENT,
+          "truncate(data) is ENOENT");
     qemu_hypertrace(0, 902);
+}
+
+/*
+ * Relative names and other directories: @dir is BASE's directory, @name
+ * its last component.  Through a relative path from the cwd, through
+ * openat() on a directory descriptor and through "..", the name reaches
+ * the channel; after a chdir elsewhere the same relative name is an
+ * ordinary file (or none).
+ */
+static void mode_names(const char *dir, const char *name, const char *other)
+{
+    char rel[4096], dots[8192], cfg[8];
+    int dfd, fd;
+
+    snprintf(rel, sizeof(rel), "%s-config", name);
+    check(chdir(dir) == 0, "chdir to BASE's directory");
+    fd = open(rel, O_RDONLY);
+    check(fd >= 0 && pread(fd, cfg, 8, 0) == 8 && !memcmp(cfg, "HYPTRACE", 8),
+          "a relative name opens the channel");
+    if (fd >= 0) {
+        close(fd);
+    }
+    snprintf(dots, sizeof(dots), "././/../%s/%s", strrchr(dir, '/') + 1, rel);
+    fd = open(dots, O_RDONLY);
+    check(fd >= 0, "a name with . and .. opens the channel");
+    if (fd >= 0) {
+        close(fd);
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    fd = openat(dfd, rel, O_RDONLY);
+    check(fd >= 0 && pread(fd, cfg, 8, 0) == 8 && !memcmp(cfg, "HYPTRACE", 8),
+          "openat(dirfd, name) opens the channel");
+    if (fd >= 0) {
+        close(fd);
+    }
+    close(dfd);
+    check(chdir(other) == 0, "chdir elsewhere");
+    fd = open(rel, O_RDONLY);
+    check(fd >= 0 && read(fd, cfg, 6) == 6 && !memcmp(cfg, "theirs", 6),
+          "elsewhere, the same relative name is the host's file");
+    if (fd >= 0) {
+        close(fd);
+    }
+    qemu_hypertrace(0, 8);
 }
 
 static void mode_prot(void)
@@ -280,11 +394,16 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "chdir") && argc > 3) {
         check(chdir(argv[3]) == 0, "chdir");
         qemu_hypertrace(0, 8);
+    } else if (!strcmp(mode, "names") && argc > 4) {
+        mode_names(argv[3], strrchr(base, '/') + 1, argv[4]);
     } else if (!strcmp(mode, "exec") && argc > 3) {
+        int fd;
+
         qemu_hypertrace(0, 10);
         execv(argv[3], &argv[3]);
-        /* the exec failed: this QEMU's files are back, events still work */
-        check(access(path_of("-config"), R_OK) == 0, "files back after a failed exec");
+        /* the exec failed: this QEMU goes on, with its channels */
+        fd = open(path_of("-config"), O_RDONLY);
+        check(fd >= 0, "channels still open after a failed exec");
         qemu_hypertrace(0, 11);
     } else if (!strcmp(mode, "killself")) {
         qemu_hypertrace(0, 9);

@@ -28,7 +28,7 @@ ht_cc linux-user "$work/ht-fork" "$G/ht-fork.c" || exit 1
 "$QEMU_USER" -hypertrace "$work/u,max-clients=8" \
     -trace "enable=guest_hypertrace,file=$work/user.bin" \
     "$work/ht-events" 8 50000 > "$work/user.out" 2> "$work/user.err" ||
-    bad "user: status $?"
+    { bad "user: status $?"; tail -n 5 "$work/user.out" "$work/user.err"; }
 check_simple "$work/user.bin" 8 50000 || bad "user: events"
 if grep -q guest_hypertrace "$work/user.err"; then
     bad "user: the log backend printed events while a trace file recorded"

@@ -132,38 +132,6 @@ static G_NORETURN void ht_fatal(const char *fmt, ...)
     exit(EXIT_FAILURE);
 }
 
-/*
- * @path made absolute (relative to @dir) and normalised: no empty, "." or
- * ".." components, so that "/tmp//x/../ht-data" names "/tmp/ht-data".
- * ".." is taken lexically, as the guest library and users write paths.
- */
-static char *ht_normalise(const char *dir, const char *path)
-{
-    g_autofree char *abs = g_path_is_absolute(path)
-        ? g_strdup(path) : g_build_filename(dir, path, NULL);
-    g_auto(GStrv) parts = g_strsplit(abs, "/", -1);
-    GString *out = g_string_new("");
-    int i;
-
-    for (i = 0; parts[i]; i++) {
-        if (!*parts[i] || !strcmp(parts[i], ".")) {
-            continue;
-        }
-        if (!strcmp(parts[i], "..")) {
-            char *slash = strrchr(out->str, '/');
-
-            g_string_truncate(out, slash ? slash - out->str : 0);
-            continue;
-        }
-        g_string_append_c(out, '/');
-        g_string_append(out, parts[i]);
-    }
-    if (!out->len) {
-        g_string_append_c(out, '/');
-    }
-    return g_string_free(out, false);
-}
-
 /* The directory a guest path relative to @dirfd starts from, or NULL */
 static char *ht_dirfd_path(int dirfd)
 {
@@ -257,7 +225,7 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     if (!opt_base || !*opt_base) {
         ht_fatal("-hypertrace: path=BASE is required");
     }
-    base = ht_normalise(cwd, opt_base);
+    base = g_canonicalize_filename(opt_base, cwd);
     if (strlen(base) + strlen("-control") >= PATH_MAX) {
         ht_fatal("-hypertrace: path is too long (%zu bytes; the channel"
                  " names must stay below %d)", strlen(base), PATH_MAX);
@@ -348,7 +316,7 @@ int hypertrace_user_open(int dirfd, const char *path, int flags)
             return -2;
         }
     }
-    abs = ht_normalise(dir ? dir : "/", path);
+    abs = g_canonicalize_filename(path, dir);
     if (strcmp(abs, ht.paths[i])) {
         return -2;
     }

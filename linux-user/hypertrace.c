@@ -46,8 +46,10 @@
 #include "qemu/option.h"
 #include "qemu/rcu.h"
 #include "qapi/error.h"
-#include "exec/cpu_ldst.h"
-#include "exec/exec-all.h"
+#include "accel/tcg/cpu-ldst.h"
+#include "exec/cpu-common.h"
+#include "exec/mmap-lock.h"
+#include "user/page-protection.h"
 #include "exec/translation-block.h"
 #include "tcg/tcg.h"
 #include "qemu.h"
@@ -540,7 +542,7 @@ bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
         return false;
     } else {
         user_store_hook_mark(pc);
-        tb_invalidate_phys_range(pc, pc);
+        tb_invalidate_phys_range(cpu, pc, pc);
     }
     mmap_unlock();
 

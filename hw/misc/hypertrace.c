@@ -340,7 +340,7 @@ static const VMStateDescription vmstate_hypertrace = {
     }
 };
 
-static void hypertrace_class_init(ObjectClass *klass, void *data)
+static void hypertrace_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
@@ -365,7 +365,7 @@ static const TypeInfo hypertrace_types[] = {
         .parent        = TYPE_PCI_DEVICE,
         .instance_size = sizeof(HypertraceState),
         .class_init    = hypertrace_class_init,
-        .interfaces    = (InterfaceInfo[]) {
+        .interfaces    = (const InterfaceInfo[]) {
             { INTERFACE_CONVENTIONAL_PCI_DEVICE },
             { }
         },

@@ -59,20 +59,20 @@ pin=$(sed -n 's/^QEMU_DEBIAN_VERSION=//p' "$HT_REPO/qemu-version")
 out=$(fake_fetch "$pin")
 case $out in */qemu-${pin#*:}) echo "fetch-qemu: pinned $pin -> ok" ;;
 *) bad "fetch-qemu with the pinned version: $out" ;; esac
-newer="1:10.0.99+ds-0+deb13u1"
+newer="1:10.2.99+ds-1"
 out=$(fake_fetch "$pin" "$newer")
 if echo "$out" | grep -q "warning: Debian serves qemu $newer, newer than the pinned $pin" &&
    echo "$out" | grep -q "/qemu-${newer#*:}$"; then
     echo "fetch-qemu: newer point release -> $(echo "$out" | head -n 1)"
 else
-    bad "fetch-qemu with a newer 10.0.x: $out"
+    bad "fetch-qemu with a newer 10.2.x: $out"
 fi
-out=$(fake_fetch "1:10.1.2+ds-1") &&
-    bad "fetch-qemu accepted QEMU 10.1: $out"
-echo "$out" | grep -q "Debian serves qemu 1:10.1.2+ds-1, but hypertrace is for QEMU 10.0.x" &&
-    echo "fetch-qemu: 10.1 refused -> $out" || bad "fetch-qemu, 10.1: $out"
-out=$(fake_fetch "1:10.0.2+ds-1") && bad "fetch-qemu accepted an older 10.0.x: $out"
-echo "$out" | grep -q "older than the pinned" || bad "fetch-qemu, older 10.0.x: $out"
+out=$(fake_fetch "1:11.1.3+ds-1") &&
+    bad "fetch-qemu accepted QEMU 11.1: $out"
+echo "$out" | grep -q "Debian serves qemu 1:11.1.3+ds-1, but hypertrace is for QEMU 10.2.x" &&
+    echo "fetch-qemu: 11.1 refused -> $out" || bad "fetch-qemu, 11.1: $out"
+out=$(fake_fetch "1:10.2.1+ds-1") && bad "fetch-qemu accepted an older 10.2.x: $out"
+echo "$out" | grep -q "older than the pinned" || bad "fetch-qemu, older 10.2.x: $out"
 
 # --qemu-src=DIR: upstream QEMU's files (the orig tarball without Debian's
 # patches), copied and patched elsewhere, never modified in place

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# make patches: a git-am-able series against upstream QEMU 10.0.x that
+# make patches: a git-am-able series against upstream QEMU 10.2.x that
 # passes scripts/checkpatch.pl with no errors (make-patches checks both),
 # and whose only checkpatch warnings are the four the cover letter
 # explains: the extern "C" guards of the guest header, the new header

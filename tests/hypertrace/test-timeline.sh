@@ -117,7 +117,8 @@ echo "dropped: $(grep "dropped records" dropped.txt)"
 "$QEMU_USER" -hypertrace path="$work/u",max-clients=2 -msg timestamp=on \
     -trace guest_hypertrace -D "$work/t.log" ./ht-timeline 20:2 10:20 > guest2.txt
 head -n 1 t.log
-grep -Eq '^[0-9]+@[0-9]+\.[0-9]{6}:guest_hypertrace cpu=[0-9]+ arg1=1 .* client=0$' t.log ||
+# QEMU 10.2's qemu_log() puts an ISO 8601 UTC time before each line
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z guest_hypertrace cpu=[0-9]+ arg1=1 .* client=0$' t.log ||
     bad "log: no timestamped line"
 printf '1 short\n2 long\n' > names.txt
 $PY "$TOOL" t.log --names names.txt --json tl.json > table2.txt 2>&1 ||

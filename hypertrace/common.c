@@ -23,16 +23,47 @@ QEMU_BUILD_BUG_ON(HYPERTRACE_CFG_WORDS * 8 > HYPERTRACE_CFG_SIZE);
 QEMU_BUILD_BUG_ON((HYPERTRACE_MAX_ARGS - 1) * 8 > HYPERTRACE_SLOT_ARG1_HIGH);
 QEMU_BUILD_BUG_ON(HYPERTRACE_SLOT_ARG1_HIGH + 4 > HYPERTRACE_SLOT_SIZE);
 
-bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
-                            uint64_t stride, bool pow2, Error **errp)
+bool hypertrace_options_want_regions(const HypertraceOptions *opts)
+{
+    return (opts->roi_events && *opts->roi_events) || opts->roi_notify;
+}
+
+bool hypertrace_options_check(const HypertraceOptions *opts, Error **errp)
+{
+    if (opts->max_clients == 0 ||
+        opts->max_clients > HYPERTRACE_MAX_CLIENTS) {
+        error_setg(errp, "hypertrace: max-clients must be between 1 and %d"
+                   " (got %" PRIu64 ")", HYPERTRACE_MAX_CLIENTS,
+                   opts->max_clients);
+        return false;
+    }
+    if (opts->roi_pause && !opts->roi_notify) {
+        error_setg(errp, "hypertrace: roi-pause=on needs roi-notify=on");
+        return false;
+    }
+    if (!hypertrace_options_want_regions(opts)) {
+        if (opts->roi_begin != HYPERTRACE_DEFAULT_ROI_BEGIN ||
+            opts->roi_end != HYPERTRACE_DEFAULT_ROI_END) {
+            error_setg(errp, "hypertrace: roi-begin and roi-end need"
+                       " roi-events");
+            return false;
+        }
+        return true;
+    }
+    if (opts->roi_begin == opts->roi_end) {
+        error_setg(errp, "hypertrace: roi-begin and roi-end must differ"
+                   " (both are %" PRIu64 ")", opts->roi_begin);
+        return false;
+    }
+    return true;
+}
+
+void hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
+                            uint64_t stride, bool pow2)
 {
     uint64_t size;
 
-    if (max_clients == 0 || max_clients > HYPERTRACE_MAX_CLIENTS) {
-        error_setg(errp, "hypertrace: max-clients must be between 1 and %d"
-                   " (got %" PRIu64 ")", HYPERTRACE_MAX_CLIENTS, max_clients);
-        return false;
-    }
+    assert(max_clients >= 1 && max_clients <= HYPERTRACE_MAX_CLIENTS);
     assert(is_power_of_2(stride) && stride >= HYPERTRACE_SLOT_SIZE &&
            stride <= HYPERTRACE_MAX_STRIDE);
 
@@ -49,7 +80,6 @@ bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
     layout->data_bar = 0;
     layout->ctrl_bar = 0;
     layout->regions = NULL;
-    return true;
 }
 
 void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)

@@ -62,29 +62,23 @@ static bool regions_add_pattern(HypertraceRegions *r, const char *pattern,
     return true;
 }
 
-HypertraceRegions *hypertrace_regions_new(const char *patterns,
-                                          uint64_t begin, uint64_t end,
-                                          uint64_t max_clients, bool bql,
-                                          Error **errp)
+HypertraceRegions *hypertrace_regions_new(const HypertraceOptions *opts,
+                                          bool bql, Error **errp)
 {
     g_autoptr(HypertraceRegions) r = g_new0(HypertraceRegions, 1);
     g_auto(GStrv) list = NULL;
     int i;
 
-    r->begin = begin;
-    r->end = end;
+    assert(opts->roi_begin != opts->roi_end);
+    r->begin = opts->roi_begin;
+    r->end = opts->roi_end;
     r->bql = bql;
     qemu_mutex_init(&r->lock);
     r->events = g_ptr_array_new();
-    r->max_clients = max_clients;
-    r->depth = g_new0(uint32_t, max_clients);
-    if (begin == end) {
-        error_setg(errp, "hypertrace: roi-begin and roi-end must differ"
-                   " (both are %" PRIu64 ")", begin);
-        return NULL;
-    }
+    r->max_clients = opts->max_clients;
+    r->depth = g_new0(uint32_t, opts->max_clients);
 
-    list = g_strsplit(patterns ? patterns : "", ":", -1);
+    list = g_strsplit(opts->roi_events ? opts->roi_events : "", ":", -1);
     for (i = 0; list[i]; i++) {
         if (!*list[i]) {
             continue;

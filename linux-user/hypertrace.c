@@ -209,7 +209,7 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     const char *opt_base;
     g_autofree char *cwd = g_get_current_dir();
     g_autofree char *base = NULL;
-    uint64_t max_clients;
+    HypertraceOptions ho = { 0 };
     g_autofree char *env = NULL;
     int fd, i;
 
@@ -218,7 +218,13 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
         exit(EXIT_FAILURE);
     }
     opt_base = qemu_opt_get(opts, "path");
-    max_clients = qemu_opt_get_number(opts, "max-clients", 1);
+    ho.max_clients = qemu_opt_get_number(opts, "max-clients",
+                                         HYPERTRACE_DEFAULT_CLIENTS);
+    ho.roi_events = qemu_opt_get(opts, "roi-events");
+    ho.roi_begin = qemu_opt_get_number(opts, "roi-begin",
+                                       HYPERTRACE_DEFAULT_ROI_BEGIN);
+    ho.roi_end = qemu_opt_get_number(opts, "roi-end",
+                                     HYPERTRACE_DEFAULT_ROI_END);
     if (qemu_opt_get(opts, "replace")) {
         ht_fatal("-hypertrace: replace is no longer needed: the channels are"
                  " not files on the host, so any number of QEMUs can use the"
@@ -237,25 +243,18 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
                  " beginning of the channel names, e.g. /tmp/hypertrace",
                  opt_base);
     }
-    if (!hypertrace_layout_init(&ht.layout, max_clients, stride, false,
-                                &err)) {
+    if (!hypertrace_options_check(&ho, &err)) {
         error_report_err(err);
         exit(EXIT_FAILURE);
     }
+    hypertrace_layout_init(&ht.layout, ho.max_clients, stride, false);
     hypertrace_config_fill(&ht.layout, config);
-    if (qemu_opt_get(opts, "roi-events")) {
-        ht.layout.regions = hypertrace_regions_new(
-            qemu_opt_get(opts, "roi-events"),
-            qemu_opt_get_number(opts, "roi-begin", 1),
-            qemu_opt_get_number(opts, "roi-end", 0),
-            max_clients, false, &err);
+    if (hypertrace_options_want_regions(&ho)) {
+        ht.layout.regions = hypertrace_regions_new(&ho, false, &err);
         if (!ht.layout.regions) {
             error_report_err(err);
             exit(EXIT_FAILURE);
         }
-    } else if (qemu_opt_get(opts, "roi-begin") ||
-               qemu_opt_get(opts, "roi-end")) {
-        ht_fatal("-hypertrace: roi-begin and roi-end need roi-events");
     }
 
     for (i = 0; i < 3; i++) {

@@ -25,10 +25,9 @@
 #define TYPE_HYPERTRACE "hypertrace"
 OBJECT_DECLARE_SIMPLE_TYPE(HypertraceState, HYPERTRACE)
 
-#define HYPERTRACE_DEFAULT_CLIENTS 16
 
-QEMU_BUILD_BUG_ON(PCI_DEVICE_ID_HYPERTRACE != HYPERTRACE_PCI_DEVICE_ID);
-QEMU_BUILD_BUG_ON(PCI_VENDOR_ID_REDHAT_QUMRANET != HYPERTRACE_PCI_VENDOR_ID);
+QEMU_BUILD_BUG_ON(PCI_DEVICE_ID_REDHAT_HYPERTRACE != HYPERTRACE_PCI_DEVICE_ID);
+QEMU_BUILD_BUG_ON(PCI_VENDOR_ID_REDHAT != HYPERTRACE_PCI_VENDOR_ID);
 
 struct HypertraceState {
     PCIDevice parent_obj;
@@ -166,20 +165,14 @@ static void hypertrace_vm_state_change(void *opaque, bool running,
     }
 }
 
-static bool hypertrace_regions_realize(HypertraceState *s, Error **errp)
+static bool hypertrace_regions_realize(HypertraceState *s,
+                                       const HypertraceOptions *opts,
+                                       Error **errp)
 {
-    bool have_events = s->roi_events && *s->roi_events;
-
-    if (s->roi_pause && !s->roi_notify) {
-        error_setg(errp, "hypertrace: roi-pause=on needs roi-notify=on");
-        return false;
-    }
-    if (!have_events && !s->roi_notify) {
+    if (!hypertrace_options_want_regions(opts)) {
         return true;
     }
-    s->layout.regions = hypertrace_regions_new(s->roi_events, s->roi_begin,
-                                               s->roi_end, s->max_clients,
-                                               true, errp);
+    s->layout.regions = hypertrace_regions_new(opts, true, errp);
     if (!s->layout.regions) {
         return false;
     }
@@ -212,16 +205,25 @@ static void hypertrace_regions_unrealize(HypertraceState *s)
 static void hypertrace_realize(PCIDevice *pdev, Error **errp)
 {
     HypertraceState *s = HYPERTRACE(pdev);
+    HypertraceOptions opts = {
+        .max_clients = s->max_clients,
+        .roi_events = s->roi_events,
+        .roi_begin = s->roi_begin,
+        .roi_end = s->roi_end,
+        .roi_notify = s->roi_notify,
+        .roi_pause = s->roi_pause,
+    };
 
-    if (!hypertrace_layout_init(&s->layout, s->max_clients,
-                                HYPERTRACE_PCI_STRIDE, true, errp)) {
+    if (!hypertrace_options_check(&opts, errp)) {
         return;
     }
+    hypertrace_layout_init(&s->layout, s->max_clients,
+                           HYPERTRACE_PCI_STRIDE, true);
     s->layout.split_stores = true;
     s->layout.data_bar = HYPERTRACE_PCI_DATA_BAR;
     s->layout.ctrl_bar = HYPERTRACE_PCI_CTRL_BAR;
     hypertrace_config_fill(&s->layout, s->config);
-    if (!hypertrace_regions_realize(s, errp)) {
+    if (!hypertrace_regions_realize(s, &opts, errp)) {
         return;
     }
 
@@ -291,8 +293,10 @@ static const Property hypertrace_properties[] = {
                        HYPERTRACE_DEFAULT_CLIENTS),
     DEFINE_PROP_BOOL("x-lockless-io", HypertraceState, lockless, true),
     DEFINE_PROP_STRING("roi-events", HypertraceState, roi_events),
-    DEFINE_PROP_UINT64("roi-begin", HypertraceState, roi_begin, 1),
-    DEFINE_PROP_UINT64("roi-end", HypertraceState, roi_end, 0),
+    DEFINE_PROP_UINT64("roi-begin", HypertraceState, roi_begin,
+                       HYPERTRACE_DEFAULT_ROI_BEGIN),
+    DEFINE_PROP_UINT64("roi-end", HypertraceState, roi_end,
+                       HYPERTRACE_DEFAULT_ROI_END),
     DEFINE_PROP_BOOL("roi-notify", HypertraceState, roi_notify, false),
     DEFINE_PROP_BOOL("roi-pause", HypertraceState, roi_pause, false),
 };
@@ -348,8 +352,8 @@ static void hypertrace_class_init(ObjectClass *klass, const void *data)
 
     k->realize = hypertrace_realize;
     k->exit = hypertrace_exit;
-    k->vendor_id = PCI_VENDOR_ID_REDHAT_QUMRANET;
-    k->device_id = PCI_DEVICE_ID_HYPERTRACE;
+    k->vendor_id = PCI_VENDOR_ID_REDHAT;
+    k->device_id = PCI_DEVICE_ID_REDHAT_HYPERTRACE;
     k->revision = HYPERTRACE_VERSION;
     k->class_id = PCI_CLASS_SYSTEM_OTHER;
     dc->desc = "Hypertrace channel: guest-emitted trace events";

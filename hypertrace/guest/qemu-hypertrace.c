@@ -149,11 +149,23 @@ static unsigned long read_hex_file(const char *dir, const char *name)
     return val;
 }
 
-/* The sysfs directory of the first hypertrace device */
+static bool is_device(const char *path, unsigned long vendor,
+                      unsigned long device)
+{
+    return read_hex_file(path, "/vendor") == vendor &&
+           read_hex_file(path, "/device") == device;
+}
+
+/*
+ * The sysfs directory of the first hypertrace device; failing that, of a
+ * device of ABI version 1 or 2, whose config channel then tells its
+ * version (EPROTO) instead of ENODEV.
+ */
 static int find_device(char *dir, size_t len)
 {
     DIR *d = opendir(SYSFS_PCI);
     struct dirent *e;
+    char old[PATH_MAX] = "";
     int ret = -1;
 
     if (!d) {
@@ -170,13 +182,20 @@ static int find_device(char *dir, size_t len)
             (int)sizeof(path)) {
             continue;
         }
-        if (read_hex_file(path, "/vendor") == HYPERTRACE_PCI_VENDOR_ID &&
-            read_hex_file(path, "/device") == HYPERTRACE_PCI_DEVICE_ID) {
+        if (is_device(path, HYPERTRACE_PCI_VENDOR_ID,
+                      HYPERTRACE_PCI_DEVICE_ID)) {
             ret = path_join(dir, len, path, "");
             break;
         }
+        if (!old[0] && is_device(path, HYPERTRACE_PCI_OLD_VENDOR_ID,
+                                 HYPERTRACE_PCI_OLD_DEVICE_ID)) {
+            memcpy(old, path, sizeof(old));
+        }
     }
     closedir(d);
+    if (ret < 0 && old[0]) {
+        ret = path_join(dir, len, old, "");
+    }
     if (ret < 0 && errno != ENAMETOOLONG) {
         errno = ENODEV;
     }

@@ -21,9 +21,11 @@
 #define HYPERTRACE_MAGIC            UINT64_C(0x4543415254505948)
 /*
  * Version 2 added the 4-byte event store for guests that cannot store 8
- * bytes at once (HYPERTRACE_SLOT_ARG1_HIGH).
+ * bytes at once (HYPERTRACE_SLOT_ARG1_HIGH).  Version 3 moved the device
+ * to its PCI id in QEMU's own range (1b36:0015); the channels are laid out
+ * as in version 2.
  */
-#define HYPERTRACE_VERSION          UINT64_C(2)
+#define HYPERTRACE_VERSION          UINT64_C(3)
 
 /* Word offsets (in bytes) inside the config channel */
 #define HYPERTRACE_CFG_MAGIC        0x00
@@ -50,8 +52,14 @@
 #define HYPERTRACE_SLOT_SIZE        0x48
 
 /* PCI identity and BAR numbers of the system-mode device */
-#define HYPERTRACE_PCI_VENDOR_ID    0x1af4
-#define HYPERTRACE_PCI_DEVICE_ID    0x10f0
+#define HYPERTRACE_PCI_VENDOR_ID    0x1b36
+#define HYPERTRACE_PCI_DEVICE_ID    0x0015
+/*
+ * The id of ABI versions 1 and 2: a guest that finds a device there finds
+ * a QEMU of another version, not the absence of hypertrace.
+ */
+#define HYPERTRACE_PCI_OLD_VENDOR_ID 0x1af4
+#define HYPERTRACE_PCI_OLD_DEVICE_ID 0x10f0
 #define HYPERTRACE_PCI_CFG_BAR      0
 #define HYPERTRACE_PCI_DATA_BAR     2
 #define HYPERTRACE_PCI_CTRL_BAR     4

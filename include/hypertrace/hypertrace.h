@@ -26,17 +26,46 @@ typedef struct HypertraceLayout {
 
 /*
  * hypertrace_layout_init:
- * @layout: filled in on success
- * @max_clients: requested number of clients
+ * @layout: filled in
+ * @max_clients: number of clients, checked by hypertrace_options_check()
  * @stride: bytes between clients, a power of two
  * @pow2: round the channel sizes up to a power of two (PCI BARs)
- * @errp: error object
- *
- * Returns: true on success; false, with @errp set, when @max_clients is 0
- * or above HYPERTRACE_MAX_CLIENTS.
  */
-bool hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
-                            uint64_t stride, bool pow2, Error **errp);
+void hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
+                            uint64_t stride, bool pow2);
+
+/*
+ * The options of a channel set.  -device hypertrace takes them as
+ * properties and -hypertrace as suboptions, with the same names, defaults
+ * and checks (hypertrace_options_check()), so that the same mistake gives
+ * the same message in both modes.  roi-notify and roi-pause exist only in
+ * system mode, where there is a QMP monitor.
+ */
+#define HYPERTRACE_DEFAULT_CLIENTS  16
+#define HYPERTRACE_DEFAULT_ROI_BEGIN 1
+#define HYPERTRACE_DEFAULT_ROI_END  0
+
+typedef struct HypertraceOptions {
+    uint64_t max_clients;       /* max-clients */
+    const char *roi_events;     /* roi-events: NULL or "" for none */
+    uint64_t roi_begin;         /* roi-begin */
+    uint64_t roi_end;           /* roi-end */
+    bool roi_notify;            /* roi-notify (system mode) */
+    bool roi_pause;             /* roi-pause (system mode) */
+} HypertraceOptions;
+
+/*
+ * hypertrace_options_check:
+ *
+ * Returns: true when @opts can be used; false, with @errp set, for a
+ * max-clients out of range, roi-pause without roi-notify, a roi-begin or
+ * roi-end other than the default with no region control to use it, or a
+ * roi-begin equal to roi-end.
+ */
+bool hypertrace_options_check(const HypertraceOptions *opts, Error **errp);
+
+/* Whether @opts ask for region control (roi-events, or roi-notify) */
+bool hypertrace_options_want_regions(const HypertraceOptions *opts);
 
 /*
  * hypertrace_config_fill:
@@ -88,22 +117,19 @@ typedef void HypertraceBoundaryFn(void *opaque, const HypertraceBoundary *b);
 
 /*
  * hypertrace_regions_new:
- * @patterns: trace event name patterns separated by ':', with the glob
- *     syntax of -trace enable=; NULL or empty switches no event
- * @begin: the arg1 that opens a region on a client
- * @end: the arg1 that closes one
- * @max_clients: number of clients of the channel set
+ * @opts: the options, checked by hypertrace_options_check(): roi-events
+ *     holds trace event name patterns separated by ':', with the glob
+ *     syntax of -trace enable= (none switches no event), roi-begin and
+ *     roi-end the arg1 values that open and close a region on a client
  * @bql: serialize boundaries on the BQL (system mode) rather than on a
  *     lock of their own (user mode)
  * @errp: error object
  *
  * Returns: the region state, or NULL with @errp set when a pattern
- * matches no event that can be enabled or @begin equals @end.
+ * matches no event that can be enabled.
  */
-HypertraceRegions *hypertrace_regions_new(const char *patterns,
-                                          uint64_t begin, uint64_t end,
-                                          uint64_t max_clients, bool bql,
-                                          Error **errp);
+HypertraceRegions *hypertrace_regions_new(const HypertraceOptions *opts,
+                                          bool bql, Error **errp);
 void hypertrace_regions_free(HypertraceRegions *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HypertraceRegions, hypertrace_regions_free)
 

@@ -51,6 +51,31 @@ expect_error "roi-events=exec_tb,roi-notify=on" "Invalid parameter 'roi-notify'"
 expect_error "roi-events=exec_tb,roi-end=x" "roi-end"
 echo "user mode: $(grep -c exec_tb "$work/user.log") exec_tb lines, all inside"
 
+# 1b. One definition of the options: the same mistake gives the same
+# message from -hypertrace and from -device hypertrace, and the defaults
+# are the same (16 clients in both modes)
+msg_of() { grep -o 'hypertrace: .*' | head -n 1; }
+for case in "max-clients=0|max-clients must be between 1 and 1024 (got 0)" \
+            "max-clients=1025|max-clients must be between 1 and 1024 (got 1025)" \
+            "roi-begin=2|roi-begin and roi-end need roi-events" \
+            "roi-end=5|roi-begin and roi-end need roi-events" \
+            "roi-events=exec_tb,roi-begin=0|roi-begin and roi-end must differ (both are 0)" \
+            "roi-events=no_such_event|roi-events pattern 'no_such_event' matches no"; do
+    opt=${case%%|*} want=${case#*|}
+    u=$("$QEMU_USER" -hypertrace "path=$work/bad,$opt" "$work/ht-roi" 2>&1 | msg_of)
+    s=$(timeout 60 "$QEMU_SYSTEM" $QEMU_FW -M q35 -S -display none -nodefaults \
+        -monitor none -device "hypertrace,$opt" 2>&1 < /dev/null | msg_of)
+    case $u in *"$want"*) ;; *) bad "-hypertrace $opt: want '$want', got '$u'" ;; esac
+    [ "$u" = "$s" ] ||
+        bad "$opt: user mode says '$u', the device says '$s'"
+done
+echo "same messages in both modes, e.g. '$s'"
+ht_cc linux-user "$work/ht-api" "$G/ht-api.c" || exit 1
+"$QEMU_USER" -hypertrace "path=$work/d" "$work/ht-api" > "$work/api-default.out" 2>&1 ||
+    bad "ht-api with the default max-clients: $(cat "$work/api-default.out")"
+grep -q '^max_clients=16 ' "$work/api-default.out" ||
+    bad "user mode default max-clients: $(grep max_clients "$work/api-default.out")"
+
 # 2. A Linux guest, -smp 1
 kernel=$(ht_kernel)
 ht_cc softmmu "$work/ht-roi-sys" "$G/ht-roi.c" || exit 1

@@ -34,7 +34,7 @@ ht-events -c 2 $EVENTS || echo "HT-EVENTS-FAILED"
 # Non-root: refused until the resource files are made accessible, which is
 # what the udev rule in the docs does.
 ht-events -u 65534 1 1
-dev=\$(dirname \$(grep -l 0x10f0 /sys/bus/pci/devices/*/device))
+dev=\$(dirname \$(grep -l 0x0015 /sys/bus/pci/devices/*/device))
 chmod 0444 \$dev/resource0
 chmod 0666 \$dev/resource2 \$dev/resource4
 ht-api -u 65534 > /tmp/nonroot.txt

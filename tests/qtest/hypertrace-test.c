@@ -14,6 +14,7 @@
 #include "libqtest.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
@@ -160,6 +161,22 @@ static void check_config(uint32_t max_clients)
     g_assert_cmphex(qpci_io_readl(f.dev, f.cfg, 4), ==,
                     HYPERTRACE_MAGIC >> 32);
     g_assert_cmphex(qpci_io_readw(f.dev, f.cfg, 0x10), ==, max_clients);
+    fixture_stop(&f);
+}
+
+/* The PCI identity the spec gives, and max-clients' default */
+static void test_identity(void)
+{
+    Fixture f = { 0 };
+
+    fixture_start(&f, "");
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_VENDOR_ID), ==, 0x1b36);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_DEVICE_ID), ==, 0x0015);
+    g_assert_cmpuint(qpci_config_readb(f.dev, PCI_REVISION_ID), ==,
+                     HYPERTRACE_VERSION);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_CLASS_DEVICE), ==, 0x0880);
+    g_assert_cmpuint(qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_MAX_CLIENTS),
+                     ==, 16);
     fixture_stop(&f);
 }
 
@@ -698,6 +715,7 @@ static void test_regions_notify(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/hypertrace/identity", test_identity);
     qtest_add_func("/hypertrace/config", test_config);
     qtest_add_func("/hypertrace/bad-max-clients", test_bad_clients);
     qtest_add_func("/hypertrace/bad-regions", test_bad_regions);

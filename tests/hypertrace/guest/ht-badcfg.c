@@ -34,8 +34,8 @@ struct layout {
 
 static const struct layout cases[] = {
     { "valid", 0, OK_LAYOUT(HYPERTRACE_VERSION, 2, 4, 4096, 4096, 8192, 8192) },
-    { "ABI version 1", EPROTO, OK_LAYOUT(1, 2, 4, 4096, 4096, 8192, 8192) },
-    { "ABI version 3", EPROTO, OK_LAYOUT(3, 2, 4, 4096, 4096, 8192, 8192) },
+    { "ABI version 2", EPROTO, OK_LAYOUT(2, 2, 4, 4096, 4096, 8192, 8192) },
+    { "ABI version 4", EPROTO, OK_LAYOUT(4, 2, 4, 4096, 4096, 8192, 8192) },
     { "bad magic", EBADMSG, { 0x1234, HYPERTRACE_VERSION, 1, 4, 4096, 4096,
                               4096, 4096 } },
     { "data stride 0", EBADMSG,

@@ -37,7 +37,7 @@ int main(void)
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
                  e->d_name);
         f = fopen(path, "r");
-        if (f && fgets(id, sizeof(id), f) && !strncmp(id, "0x10f0", 6)) {
+        if (f && fgets(id, sizeof(id), f) && !strncmp(id, "0x0015", 6)) {
             int fd;
 
             snprintf(path, sizeof(path),

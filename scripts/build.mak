@@ -60,7 +60,7 @@ bench: all
 
 patches: tree
 	$(HT_REPO)/scripts/make-patches --pristine $(HT_PRISTINE) \
-		--out $(CURDIR)/patches
+		$(if $(BUILD_EACH),--build-each) --out $(CURDIR)/patches
 
 reconfigure:
 	$(HT_REPO)/configure $(HT_CONFIGURE_ARGS)

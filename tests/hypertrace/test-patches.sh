@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# make patches: a git-am-able series against upstream QEMU 10.2.x that
-# passes scripts/checkpatch.pl with no errors (make-patches checks both),
-# and whose only checkpatch warnings are the four the cover letter
-# explains: the extern "C" guards of the guest header, the new header
-# under include/user/ (covered by an existing MAINTAINERS entry), and the
-# PNG picture, which cannot carry an SPDX line.
+# make patches: five git-am-able series against upstream QEMU 10.2.x, one
+# per directory with its cover letter, that apply in order (the first two
+# also alone) and pass scripts/checkpatch.pl with no errors (make-patches
+# checks both), and whose only checkpatch warnings are the four their
+# cover letters explain: the extern "C" guards of the guest header, the
+# new header under include/user/ (covered by an existing MAINTAINERS
+# entry), and the PNG picture, which cannot carry an SPDX line.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
@@ -33,7 +34,7 @@ if [ -z "$(git -C "$HT_REPO" config user.name)" ] ||
 fi
 who="${GIT_AUTHOR_NAME:-$(git -C "$HT_REPO" config user.name)} <${GIT_AUTHOR_EMAIL:-$(git -C "$HT_REPO" config user.email)}>"
 "$HT_REPO/scripts/make-patches" --out "$out" | tee "$out.log"
-for f in "$out"/0*.patch; do
+for f in "$out"/*/0*.patch; do
     case $f in */0000-cover-letter.patch) continue ;; esac
     # (git folds a long From: header onto a second line)
     from=$(awk '/^From: / { l = $0; getline n
@@ -45,10 +46,10 @@ done
 echo "every patch from and signed off by $who"
 # Identities come from the export alone: no patch file names anyone, and
 # the MAINTAINERS section's M: is the exporter
-if grep -lE '^(From|Signed-off-by|Author): ' "$HT_REPO"/patches/*.patch; then
+if grep -lE '^(From|Signed-off-by|Author): ' "$HT_REPO"/patches/*/*.patch; then
     echo "FAIL: a patch file carries an identity of its own"; fail=1
 fi
-grep -qxF "+M: $who" "$out"/0002-*.patch ||
+grep -qxF "+M: $who" "$out"/3-hypertrace/0001-*.patch ||
     { echo "FAIL: the MAINTAINERS section's M: is not $who"; fail=1; }
 n=$(grep -c '^WARNING:' "$out.log" || true)
 unexpected=$(grep -A1 '^WARNING:' "$out.log" | grep -v '^--$' | paste - - |
@@ -60,7 +61,36 @@ if [ "$n" -gt 4 ] || [ -n "$unexpected" ]; then
     echo "$unexpected"
     fail=1
 fi
+# The series, in order, each with its cover letter and its own numbering
+want="1-trace 2-tcg-lockless-mmio 3-hypertrace 4-plugins 5-timeline"
+got=$(cd "$out" && echo */ | tr -d /)
+[ "$got" = "$want" ] || { echo "FAIL: series $got, want $want"; fail=1; }
+for d in $want; do
+    c="$out/$d/0000-cover-letter.patch"
+    if [ ! -f "$c" ] || grep -q '\*\*\* \(SUBJECT\|BLURB\) HERE' "$c"; then
+        echo "FAIL: $d has no filled-in cover letter"; fail=1
+    fi
+    compgen -G "$out/$d/0001-*.patch" > /dev/null ||
+        { echo "FAIL: $d does not start at patch 1"; fail=1; }
+done
+grep -q "^Subject: \[PATCH 0/7\] hypertrace: let guests emit QEMU trace events" \
+    "$out"/3-hypertrace/0000-cover-letter.patch ||
+    { echo "FAIL: the hypertrace cover letter"; fail=1; }
+for d in 1-trace 2-tcg-lockless-mmio; do
+    grep -q "^make-patches: $d: .*git am onto QEMU [0-9.]*.*: ok" "$out.log" ||
+        { echo "FAIL: $d not checked with git am"; fail=1; }
+done
+grep -q "^make-patches: 2-tcg-lockless-mmio: .*onto QEMU [0-9.]* alone and" "$out.log" ||
+    { echo "FAIL: 2-tcg-lockless-mmio not checked alone"; fail=1; }
+# A new file that a later patch extends is exported without the later
+# hunks: the device's first version of the guide has no plugin section,
+# and plugins/0002 adds the plugin call to hypertrace/common.c
+grep -q '^+TCG plugins$' "$out"/4-plugins/0003-*.patch &&
+    ! grep -q '^+TCG plugins$' "$out"/3-hypertrace/0007-*.patch ||
+    { echo "FAIL: the guide's plugin section is not added by the plugin series"; fail=1; }
+grep -q '^+        hypertrace_plugins(client, arg1, slot);' "$out"/4-plugins/0002-*.patch &&
+    ! grep -q 'qemu_plugin' "$out"/3-hypertrace/0001-*.patch ||
+    { echo "FAIL: hypertrace/common.c's plugin call is not in the plugin series"; fail=1; }
 rm -f "$out.log"
-ls "$out"
-grep -q "hypertrace: let guests emit QEMU trace events" "$out"/0000-cover-letter.patch
+ls "$out"/*
 exit $fail

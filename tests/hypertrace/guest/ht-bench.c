@@ -8,10 +8,13 @@
  *   ht-bench user BASE [ITERS]  under qemu-<arch> -hypertrace BASE: store,
  *                             getppid, write, hypertrace, first event at a
  *                             new call site
- *   ht-bench threads T ITERS [BASE]  T threads on T clients (pinned to
- *                             CPU t in system mode): aggregate events/s
- *   ht-bench threads-store T ITERS [BASE]  the same with plain stores: how
- *                             far the machine scales without events
+ *   ht-bench threads T[,T...] ITERS [BASE]  T threads on T clients
+ *                             (pinned to CPU t in system mode): aggregate
+ *                             events/s; the runs of several counts
+ *                             alternate
+ *   ht-bench threads-store T[,T...] ITERS [BASE]  the same with plain
+ *                             stores: how far the machine scales without
+ *                             events
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -217,38 +220,62 @@ static void *worker(void *opaque)
 /*
  * T threads at once, each on its own client: aggregate events per second.
  * With @stores, plain stores instead: how far the machine itself scales.
+ * @counts lists thread counts ("1,2"): their runs alternate, so that a
+ * change of the host's load during the measurement reaches each count
+ * alike and their ratio stays meaningful.
  */
-static void bench_threads(int threads, long iters, int pin, int stores)
+static double run_threads(int threads, long iters, int pin, int stores)
 {
     static struct worker w[64];
     pthread_barrier_t go;
-    double rates[RUNS];
-    int r, t;
+    double t0, rate;
+    int t;
 
-    for (r = 0; r < RUNS; r++) {
-        double t0;
-
-        pthread_barrier_init(&go, NULL, threads + 1);
-        for (t = 0; t < threads; t++) {
-            w[t].index = t;
-            w[t].pin = pin;
-            w[t].stores = stores;
-            w[t].iters = iters;
-            w[t].go = &go;
-            pthread_create(&w[t].tid, NULL, worker, &w[t]);
-        }
-        t0 = now_ns();
-        pthread_barrier_wait(&go);
-        for (t = 0; t < threads; t++) {
-            pthread_join(w[t].tid, NULL);
-        }
-        rates[r] = threads * iters / ((now_ns() - t0) / 1e9);
-        pthread_barrier_destroy(&go);
+    pthread_barrier_init(&go, NULL, threads + 1);
+    for (t = 0; t < threads; t++) {
+        w[t].index = t;
+        w[t].pin = pin;
+        w[t].stores = stores;
+        w[t].iters = iters;
+        w[t].go = &go;
+        pthread_create(&w[t].tid, NULL, worker, &w[t]);
     }
-    qsort(rates, RUNS, sizeof(double), cmp_double);
-    printf("BENCH %s-per-s-%dthread %.0f %.0f %.0f %d\n",
-           stores ? "stores" : "events", threads,
-           rates[RUNS / 2], rates[0], rates[RUNS - 1], RUNS);
+    t0 = now_ns();
+    pthread_barrier_wait(&go);
+    for (t = 0; t < threads; t++) {
+        pthread_join(w[t].tid, NULL);
+    }
+    rate = threads * iters / ((now_ns() - t0) / 1e9);
+    pthread_barrier_destroy(&go);
+    return rate;
+}
+
+static void bench_threads(const char *counts, long iters, int pin, int stores)
+{
+    int n[8], k = 0, i, r;
+    double rates[8][RUNS];
+    char *end;
+
+    do {
+        n[k] = strtol(counts, &end, 10);
+        if (n[k] < 1 || n[k] > 64) {
+            fprintf(stderr, "ht-bench: bad thread count in %s\n", counts);
+            exit(2);
+        }
+        k++;
+        counts = end + (*end == ',');
+    } while (*end == ',' && k < 8);
+    for (r = 0; r < RUNS; r++) {
+        for (i = 0; i < k; i++) {
+            rates[i][r] = run_threads(n[i], iters, pin, stores);
+        }
+    }
+    for (i = 0; i < k; i++) {
+        qsort(rates[i], RUNS, sizeof(double), cmp_double);
+        printf("BENCH %s-per-s-%dthread %.0f %.0f %.0f %d\n",
+               stores ? "stores" : "events", n[i],
+               rates[i][RUNS / 2], rates[i][0], rates[i][RUNS - 1], RUNS);
+    }
 }
 
 int main(int argc, char **argv)
@@ -283,11 +310,10 @@ int main(int argc, char **argv)
         bench_first_event(argv[2]);
     } else if ((!strcmp(mode, "threads") || !strcmp(mode, "threads-store"))
                && argc > 3) {
-        int threads = atoi(argv[2]);
-
         iters = atol(argv[3]);
         ht_init_or_exit("ht-bench", argc > 4 ? argv[4] : NULL, 1, 1);
-        bench_threads(threads, iters, argc <= 4, !strcmp(mode, "threads-store"));
+        bench_threads(argv[2], iters, argc <= 4,
+                      !strcmp(mode, "threads-store"));
     } else {
         fprintf(stderr, "usage: see the comment at the top of ht-bench.c\n");
         return 2;

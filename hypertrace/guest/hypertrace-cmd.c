@@ -26,14 +26,36 @@
 
 #include "qemu-hypertrace.h"
 
+static const char usage_text[] =
+    "usage: qemu-hypertrace [-c CLIENT] begin NAME\n"
+    "       qemu-hypertrace [-c CLIENT] end NAME\n"
+    "       qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]\n"
+    "       qemu-hypertrace id NAME\n";
+
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: qemu-hypertrace [-c CLIENT] begin NAME\n"
-            "       qemu-hypertrace [-c CLIENT] end NAME\n"
-            "       qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]\n"
-            "       qemu-hypertrace id NAME\n");
+    fputs(usage_text, stderr);
     exit(2);
+}
+
+static void help(void)
+{
+    fputs(usage_text, stdout);
+    fputs("\n"
+          "Fire QEMU's guest_hypertrace trace event from a guest: through the\n"
+          "hypertrace PCI device in system mode, or through the channels that\n"
+          "qemu-<arch> -hypertrace gives the program it runs in user mode\n"
+          "(QEMU_HYPERTRACE_BASE names them).\n"
+          "\n"
+          "  begin NAME    open region NAME: arg1=1, arg2=the number of NAME\n"
+          "  end NAME      close it: arg1=0, arg2=the number of NAME\n"
+          "  emit ARG...   one event with these arguments (decimal or 0x hex)\n"
+          "  id NAME       print the number NAME stands for (NAME itself if it\n"
+          "                is a number, otherwise a 64-bit hash)\n"
+          "  -c CLIENT     the client to emit on (default 0, or\n"
+          "                QEMU_HYPERTRACE_CLIENT)\n"
+          "  -h, --help    this help\n", stdout);
+    exit(0);
 }
 
 /* A decimal or 0x-prefixed hexadecimal number, all of s */
@@ -95,8 +117,14 @@ int main(int argc, char **argv)
                 " a client number\n", env);
         return 2;
     }
+    if (argc > 1 && !strcmp(argv[1], "--help")) {
+        help();
+    }
     while ((opt = getopt(argc, argv, "+c:h")) != -1) {
         switch (opt) {
+        case 'h':
+            help();
+            break;
         case 'c':
             if (parse_u64(optarg, &client)) {
                 fprintf(stderr, "qemu-hypertrace: -c %s is not a client"

@@ -11,7 +11,8 @@ QEMU_SYSTEM="$BUILD/qemu-system-x86_64"
 QEMU_USER="$BUILD/qemu-x86_64"
 # Firmware from Debian's seabios and qemu-system-data (the +ds tarball
 # ships none)
-QEMU_FW="-L /usr/share/seabios -L /usr/share/qemu"
+# configure's default --firmwarepath finds Debian's firmware packages
+QEMU_FW=""
 
 ht_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 ht_die() { echo "error: $*" >&2; exit 1; }

@@ -13,6 +13,12 @@ BUILD=$(cd "$1" && pwd)
     ht_die "-device hypertrace,help does not list max-clients"
 "$QEMU_SYSTEM" -trace help | grep -qx 'guest_hypertrace' ||
     ht_die "-trace help does not list guest_hypertrace"
+# The firmware install-deps installs is found with no -L (configure's
+# --firmwarepath): a q35 machine with its default devices starts
+out=$(echo quit | "$QEMU_SYSTEM" -M q35 -accel qtest -display none \
+      -monitor stdio -S 2>&1 >/dev/null) ||
+    ht_die "q35 without -L does not start: $out"
+[ -z "$out" ] || ht_die "q35 without -L: $out"
 # A machine with the device starts and quits
 echo quit | "$QEMU_SYSTEM" $QEMU_FW -M q35 -accel qtest -nodefaults -display none \
     -device hypertrace -monitor stdio >/dev/null

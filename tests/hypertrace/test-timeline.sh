@@ -23,6 +23,12 @@ make -s -C "$BUILD" install DESTDIR="$work/inst" > install.log 2>&1 ||
 TOOL=$(find "$work/inst" -path '*/bin/qemu-hypertrace-regions' | head -n 1)
 [ -n "$TOOL" ] || ht_die "make install did not install qemu-hypertrace-regions"
 echo "installed: ${TOOL#$work/inst}"
+# The installed qemu-system-x86_64 finds Debian's firmware with no -L
+SYS=$(find "$work/inst" -path '*/bin/qemu-system-x86_64' | head -n 1)
+[ -n "$SYS" ] || ht_die "make install did not install qemu-system-x86_64"
+out=$(echo quit | "$SYS" -M q35 -accel qtest -display none -monitor stdio -S \
+      2>&1 >/dev/null) || bad "installed qemu-system-x86_64, q35, no -L: $out"
+[ -z "$out" ] || bad "installed qemu-system-x86_64, q35, no -L: $out"
 ht_cc linux-user ht-timeline "$HT_REPO/tests/hypertrace/guest/ht-timeline.c"
 ht_cc linux-user ht-roi "$HT_REPO/tests/hypertrace/guest/ht-roi.c"
 

@@ -68,6 +68,23 @@ static struct {
 } ht;
 
 /*
+ * What the last failed init tried, so that qemu_hypertrace_strerror() can
+ * name it: the path whose open, mapping or contents failed (empty when no
+ * path was tried: no BASE in user mode) and the errno it ended with.
+ */
+static struct {
+    int err;
+    bool base_from_env;
+    char path[PATH_MAX];
+} ht_fail;
+
+static void fail_at(const char *path)
+{
+    ht_fail.err = errno;
+    snprintf(ht_fail.path, sizeof(ht_fail.path), "%s", path);
+}
+
+/*
  * In system mode the config and control channels are device memory: each
  * access must be one 8-byte load or store that the compiler may neither
  * merge, split, nor drop, hence volatile.
@@ -91,6 +108,7 @@ static int map_path(const char *path, size_t size, bool writable,
         if (errno == ENOENT) {
             errno = ENODEV;
         }
+        fail_at(path);
         return -1;
     }
     addr = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
@@ -99,6 +117,7 @@ static int map_path(const char *path, size_t size, bool writable,
     close(fd);
     if (addr == MAP_FAILED) {
         errno = saved;
+        fail_at(path);
         return -1;
     }
     map->addr = addr;
@@ -172,6 +191,7 @@ static int find_device(char *dir, size_t len)
         if (errno != EACCES) {
             errno = ENODEV;
         }
+        fail_at(SYSFS_PCI);
         return -1;
     }
     while ((e = readdir(d)) != NULL) {
@@ -198,6 +218,7 @@ static int find_device(char *dir, size_t len)
     }
     if (ret < 0 && errno != ENAMETOOLONG) {
         errno = ENODEV;
+        fail_at(SYSFS_PCI);
     }
     return ret;
 }
@@ -271,8 +292,10 @@ static int map_config(const char *base, char *dir, size_t len)
         base = getenv(QEMU_HYPERTRACE_ENV);
         if (!base || !*base) {
             errno = ENODEV;
+            fail_at("");
             return -1;
         }
+        ht_fail.base_from_env = true;
     }
     if (path_join(dir, len, base, "") < 0) {
         return -1;
@@ -329,10 +352,12 @@ static int do_init(const char *base)
     }
     if (cfg_word(&ht.config, HYPERTRACE_CFG_MAGIC) != HYPERTRACE_MAGIC) {
         errno = EBADMSG;
+        fail_at(dir);
         return -1;
     }
     if (cfg_word(&ht.config, HYPERTRACE_CFG_VERSION) != HYPERTRACE_VERSION) {
         errno = EPROTO;
+        fail_at(dir);
         return -1;
     }
     max_clients = cfg_word(&ht.config, HYPERTRACE_CFG_MAX_CLIENTS);
@@ -344,6 +369,7 @@ static int do_init(const char *base)
     if (!layout_valid(max_clients, num_args, data_stride, ctrl_stride,
                       data_size, ctrl_size)) {
         errno = EBADMSG;
+        fail_at(dir);
         return -1;
     }
     ht.data_stride = data_stride;
@@ -356,6 +382,7 @@ static int do_init(const char *base)
 
         if (data_bar > 5 || ctrl_bar > 5) {
             errno = EBADMSG;
+            fail_at(dir);
             return -1;
         }
         if (map_channel(dir, data_bar, data_size, true, &ht.data) < 0 ||
@@ -387,6 +414,8 @@ int qemu_hypertrace_init(const char *base)
 
     pthread_mutex_lock(&ht_lock);
     if (ht.max_clients == 0) {
+        ht_fail.err = 0;
+        ht_fail.base_from_env = false;
         ret = do_init(base);
         if (ret < 0) {
             int saved = errno;
@@ -463,22 +492,33 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
     }
 }
 
-const char *qemu_hypertrace_strerror(int errnum)
+/* The generic message for @errnum, without a path */
+static const char *generic_message(int errnum)
 {
     switch (errnum) {
     case ENODEV:
 #ifdef QEMU_HYPERTRACE_SYSTEM
-        return "no hypertrace PCI device found (start QEMU with"
-               " -device hypertrace)";
+        return "not running under QEMU with hypertrace: no hypertrace PCI"
+               " device (start QEMU with -device hypertrace; a program run"
+               " by qemu-<arch> in user mode needs the library built for"
+               " <arch>-linux-user)";
 #else
-        return "no hypertrace channel at that BASE (run the program under"
-               " qemu-<arch> -hypertrace BASE and pass the same BASE, or set "
-               QEMU_HYPERTRACE_ENV ")";
+        return "not running under QEMU with hypertrace: no hypertrace"
+               " channel at that BASE (start this program itself under"
+               " qemu-<arch> -hypertrace BASE; the programs it executes run"
+               " outside QEMU)";
 #endif
     case EACCES:
     case EPERM:
-        return "permission denied on the hypertrace channels (run as root"
-               " or grant access to them, see the hypertrace docs)";
+#ifdef QEMU_HYPERTRACE_SYSTEM
+        return "permission denied on the hypertrace device's sysfs files"
+               " (run as root, or grant access to them as the hypertrace"
+               " user guide's \"Use without root\" shows)";
+#else
+        return "permission denied: hypertrace channels are never refused to"
+               " this library, so this is a host file, and the program is"
+               " not running under qemu-<arch> -hypertrace with that BASE";
+#endif
     case EBADMSG:
         return "the config channel does not describe a hypertrace channel"
                " (bad magic, or a layout word out of range)";
@@ -489,5 +529,77 @@ const char *qemu_hypertrace_strerror(int errnum)
         return "client index out of range, or hypertrace not initialised";
     default:
         return strerror(errnum);
+    }
+}
+
+const char *qemu_hypertrace_strerror(int errnum)
+{
+    static char msg[PATH_MAX + 512];
+
+    if (errnum != ht_fail.err || errnum == 0) {
+        return generic_message(errnum);
+    }
+    switch (errnum) {
+#ifdef QEMU_HYPERTRACE_USER
+    case ENODEV:
+        if (!ht_fail.path[0]) {
+            return "not running under QEMU with hypertrace: "
+                   QEMU_HYPERTRACE_ENV " is not set and no BASE was given"
+                   " (start this program itself under qemu-<arch>"
+                   " -hypertrace BASE, which sets it; the programs it"
+                   " executes run outside QEMU)";
+        }
+        if (ht_fail.base_from_env) {
+            snprintf(msg, sizeof(msg),
+                     "not running under QEMU with hypertrace: no channel %s,"
+                     " although " QEMU_HYPERTRACE_ENV " names it: a program"
+                     " under qemu-<arch> -hypertrace executed this one, which"
+                     " runs outside QEMU (in user mode only the program QEMU"
+                     " runs and its forks can emit; run this program under"
+                     " qemu-<arch> -hypertrace itself)", ht_fail.path);
+            return msg;
+        }
+        snprintf(msg, sizeof(msg),
+                 "not running under QEMU with hypertrace: no channel %s"
+                 " (start this program itself under qemu-<arch> -hypertrace"
+                 " with that BASE; the programs it executes run outside"
+                 " QEMU)", ht_fail.path);
+        return msg;
+    case EACCES:
+    case EPERM:
+        snprintf(msg, sizeof(msg),
+                 "%s: %s; hypertrace channels are never refused to this"
+                 " library, so this is a host file: the program is not"
+                 " running under qemu-<arch> -hypertrace with that BASE",
+                 ht_fail.path, strerror(errnum));
+        return msg;
+    case EBADMSG:
+        snprintf(msg, sizeof(msg),
+                 "%s-config is not a hypertrace channel (a host file? the"
+                 " program is not running under qemu-<arch> -hypertrace"
+                 " with that BASE)", ht_fail.path);
+        return msg;
+#else
+    case ENODEV:
+        snprintf(msg, sizeof(msg),
+                 "not running under QEMU with hypertrace: no hypertrace PCI"
+                 " device (%04x:%04x) %s %s (start QEMU with -device"
+                 " hypertrace; a program run by qemu-<arch> in user mode"
+                 " needs the library built for <arch>-linux-user)",
+                 HYPERTRACE_PCI_VENDOR_ID, HYPERTRACE_PCI_DEVICE_ID,
+                 strcmp(ht_fail.path, SYSFS_PCI) ? "at" : "in",
+                 ht_fail.path);
+        return msg;
+    case EACCES:
+    case EPERM:
+        snprintf(msg, sizeof(msg),
+                 "%s: %s (the device's sysfs files are root's: run as root,"
+                 " or grant access to them as the hypertrace user guide's"
+                 " \"Use without root\" shows)",
+                 ht_fail.path, strerror(errnum));
+        return msg;
+#endif
+    default:
+        return generic_message(errnum);
     }
 }

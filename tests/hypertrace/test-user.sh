@@ -170,4 +170,56 @@ expect_error "unknown parameter" "Invalid parameter 'bogus'" \
     -hypertrace "$work/x,bogus=1"
 no_files "$work/x" "bad options"
 "$QEMU_USER" -help | grep -q -- '-hypertrace' || bad "-help lacks -hypertrace"
+
+# 8. The guest command's messages name the cause: not under QEMU, a
+# program exec'd by the guest (outside QEMU), a host file at BASE, no
+# device; --help is help
+cmd_u="$BUILD/x86_64-linux-user/hypertrace/guest/qemu-hypertrace"
+cmd_s="$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"
+make -s -C "$(dirname "$cmd_s")" > /dev/null || bad "building $cmd_s"
+expect_cmd() {
+    local what=$1 msg=$2 rc
+    shift 2
+    "$@" > "$work/cmd.out" 2> "$work/cmd.err"
+    rc=$?
+    if [ $rc != 1 ] || ! grep -qF -- "$msg" "$work/cmd.err" ||
+       [ -s "$work/cmd.out" ]; then
+        bad "$what: status $rc, stderr: $(cat "$work/cmd.err")"
+    else
+        echo "ok: $what: $(cat "$work/cmd.err")"
+    fi
+}
+expect_cmd "guest command outside QEMU" \
+    "not running under QEMU with hypertrace: QEMU_HYPERTRACE_BASE is not set" \
+    env -u QEMU_HYPERTRACE_BASE "$cmd_u" begin x
+printf '#!/bin/sh\n%s begin phase\n' "$cmd_u" > "$work/mark.sh"
+chmod +x "$work/mark.sh"
+expect_cmd "guest command exec'd by a user-mode guest" \
+    "no channel $work/sh-config, although QEMU_HYPERTRACE_BASE names it: a program under qemu-<arch> -hypertrace executed this one, which runs outside QEMU" \
+    "$QEMU_USER" -hypertrace "$work/sh" -trace guest_hypertrace \
+        -D "$work/sh.log" /bin/sh "$work/mark.sh"
+[ ! -s "$work/sh.log" ] || bad "an exec'd command fired: $(cat "$work/sh.log")"
+echo "not a channel" > "$work/hf-config"
+expect_cmd "guest command on a host file" \
+    "$work/hf-config is not a hypertrace channel (a host file?" \
+    env QEMU_HYPERTRACE_BASE="$work/hf" "$cmd_u" emit 1
+if [ "$(id -u)" = 0 ]; then
+    chmod 0600 "$work/hf-config"
+    chmod 0755 "$work"
+    expect_cmd "guest command on a host file it may not read" \
+        "$work/hf-config: Permission denied; hypertrace channels are never refused to this library, so this is a host file" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups \
+            env QEMU_HYPERTRACE_BASE="$work/hf" "$cmd_u" emit 1
+fi
+rm -f "$work/hf-config"
+expect_cmd "system-mode guest command with no device" \
+    "not running under QEMU with hypertrace: no hypertrace PCI device (1b36:0015) in /sys/bus/pci/devices (start QEMU with -device hypertrace" \
+    "$cmd_s" begin x
+for h in --help -h; do
+    "$cmd_u" $h > "$work/help.out" 2> "$work/help.err"
+    rc=$?
+    [ $rc = 0 ] && grep -q '^usage: qemu-hypertrace' "$work/help.out" &&
+        [ ! -s "$work/help.err" ] ||
+        bad "qemu-hypertrace $h: status $rc, stderr: $(cat "$work/help.err")"
+done
 exit $fail

@@ -4,7 +4,8 @@
 # Recording with the simple backend: every event of many threads reaches
 # the trace file (decoded with simpletrace.py, no "dropped" record), a
 # forked child records into a file of its own, and the log backend stays
-# quiet while a trace file records unless -D or -d trace: asks for it.
+# quiet while a trace file records unless -D or -d trace: asks for it;
+# "-trace NAME -D FILE" leaves no trace-<pid> file behind.
 # User mode, and a Linux guest in system mode.
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
@@ -99,4 +100,40 @@ grep -q "HT-DONE rc=0" "$work/serial.txt" && ! grep -q HT-EVENTS-FAILED "$work/s
     { bad "system: the guest program failed"; tail -n 5 "$work/serial.txt"; }
 check_simple "$work/sys.bin" 2 20000 --pin || bad "system: events"
 ! grep -q guest_hypertrace "$work/sys.err" || bad "system: log backend printed events"
+
+# 4. Where a recording goes by default: with -D FILE the events go to FILE
+# and no trace-<pid> is made; -trace alone records into trace-<pid> (and
+# prints to stderr); no -trace, no file.  The directory is QEMU's cwd.
+only_files() {   # WHAT FILE...: the cwd holds exactly these files
+    local what=$1 want have
+    shift
+    want=$(for f in "$@"; do echo "$f"; done | sort | tr '\n' ' ')
+    have=$(ls -A | sort | tr '\n' ' ')
+    [ "$have" = "$want" ] || bad "$what: files in the directory: '$have', want '$want'"
+}
+mkdir "$work/cwd" && cd "$work/cwd" || exit 1
+"$QEMU_USER" -hypertrace "$work/d" -trace guest_hypertrace -D log.txt \
+    "$work/ht-events" 1 3 > /dev/null 2> err.txt || bad "-D: status $?"
+[ "$(grep -c 'guest_hypertrace cpu=' log.txt)" = 3 ] || bad "-D: not 3 events in log.txt"
+[ ! -s err.txt ] || bad "-D: stderr: $(cat err.txt)"
+only_files "user -D" log.txt err.txt
+rm -f ./*
+printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+    "$QEMU_SYSTEM" -M none -display none -nodefaults -qmp stdio \
+        -trace guest_hypertrace -D log.txt > /dev/null || bad "system -D: status $?"
+only_files "system -D" log.txt
+rm -f ./*
+"$QEMU_USER" -hypertrace "$work/d" "$work/ht-events" 1 3 > /dev/null ||
+    bad "no -trace: status $?"
+only_files "no -trace"
+"$QEMU_USER" -hypertrace "$work/d" -trace guest_hypertrace \
+    "$work/ht-events" 1 3 > /dev/null 2> err.txt || bad "-trace alone: status $?"
+[ "$(grep -c 'guest_hypertrace cpu=' err.txt)" = 3 ] || bad "-trace alone: not 3 events on stderr"
+set -- trace-[0-9]*
+if [ $# = 1 ] && [ -f "$1" ]; then
+    check_simple "$1" 1 3 || bad "-trace alone: $1 lacks the events"
+else
+    bad "-trace alone: no single trace-<pid> file (have: $(ls -A))"
+fi
+cd "$work" || exit 1
 exit $fail

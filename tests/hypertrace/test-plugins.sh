@@ -175,7 +175,7 @@ boot_guest() {
     ht_log "booting a Linux guest with -smp 2: $what"
     ht_boot "$what.serial" 300 tcg,thread=multi 2 "$kernel" "$what.gz" \
         -device hypertrace,max-clients=$THREADS "$@" > "$what.out" 2>&1 || rc=$?
-    if ! grep -q "HT-DONE rc=0" "$what.serial" || grep -q "FAILED" "$what.serial"; then
+    if ! grep -q "guest: exit status 0" "$what.serial" || grep -q "FAILED" "$what.serial"; then
         bad "system mode ($what): the guest did not finish (QEMU status $rc)"
         tail -n 20 "$what.serial"
     fi

@@ -96,7 +96,7 @@ ht_boot "$work/serial.txt" 300 tcg,thread=multi 2 "$kernel" "$work/sys.gz" \
     -device hypertrace,max-clients=2 \
     -trace "enable=guest_hypertrace,file=$work/sys.bin" 2> "$work/sys.err" ||
     bad "system: QEMU status $?"
-grep -q "HT-DONE rc=0" "$work/serial.txt" && ! grep -q HT-EVENTS-FAILED "$work/serial.txt" ||
+grep -q "guest: exit status 0" "$work/serial.txt" && ! grep -q HT-EVENTS-FAILED "$work/serial.txt" ||
     { bad "system: the guest program failed"; tail -n 5 "$work/serial.txt"; }
 check_simple "$work/sys.bin" 2 20000 --pin || bad "system: events"
 ! grep -q guest_hypertrace "$work/sys.err" || bad "system: log backend printed events"

@@ -88,7 +88,7 @@ rc=0
 ht_boot "$work/serial.txt" 300 tcg 1 "$kernel" "$work/roi.gz" \
     -device hypertrace,max-clients=2,roi-events=exec_tb \
     -trace enable=guest_hypertrace -d guest_errors -D "$work/sys.log" || rc=$?
-if ! grep -q "HT-DONE rc=0" "$work/serial.txt" ||
+if ! grep -q "guest: exit status 0" "$work/serial.txt" ||
    grep -q "HT-ROI-FAILED" "$work/serial.txt"; then
     bad "system: the guest did not finish (QEMU status $rc)"
     tail -n 20 "$work/serial.txt"
@@ -122,7 +122,7 @@ timeout 300 "$HT_REPO/hypertrace/examples/roi-controller.py" \
     -qmp "unix:$work/qmp.sock" > "$work/controller.out" 2>&1 </dev/null ||
     bad "roi-controller: status $?"
 cat "$work/controller.out"
-grep -q "HT-DONE rc=0" "$work/serial-p.txt" && ! grep -q HT-ROI-FAILED "$work/serial-p.txt" ||
+grep -q "guest: exit status 0" "$work/serial-p.txt" && ! grep -q HT-ROI-FAILED "$work/serial-p.txt" ||
     bad "pause: the guest did not finish"
 want="1 0
 1 1

@@ -178,7 +178,7 @@ rc=0
 ht_boot serial.txt 120 tcg 1 "$kernel" initrd.gz \
     -device hypertrace,max-clients=2 -msg timestamp=on \
     -trace guest_hypertrace -D "$work/g.log" || rc=$?
-grep -q "HT-DONE rc=0" serial.txt || { tail -n 20 serial.txt; bad "guest did not finish ($rc)"; }
+grep -q "guest: exit status 0" serial.txt || { tail -n 20 serial.txt; bad "guest did not finish ($rc)"; }
 grep -q "toomany rc=2" serial.txt || bad "emit with 10 arguments was not refused"
 grep -q "badclient rc=1" serial.txt || bad "client 9 of 2 was not refused"
 id=$(sed -n 's/^\([0-9]*\) compile\r*$/\1/p' serial.txt)

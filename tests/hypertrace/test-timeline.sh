@@ -89,8 +89,23 @@ PY
 # --- simple backend, the installed tool with its installed events file
 "$QEMU_USER" -hypertrace path="$work/u",max-clients=2 \
     -trace enable=guest_hypertrace,file="$work/t.bin" ./ht-timeline 20:2 10:20 > guest1.txt
-$PY "$TOOL" t.bin --json t.json --png t.png > table.txt 2>&1 ||
+# Run as a user would, through its #! line, with a python3 first on PATH
+# that cannot import matplotlib: the installed tool uses the Python QEMU
+# was configured with
+mkdir -p "$work/nompl"
+printf '#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n' > "$work/nompl/python3"
+chmod +x "$work/nompl/python3"
+head -n 1 "$TOOL" | grep -q '^#!/.*python3' && ! head -n 1 "$TOOL" | grep -q env ||
+    bad "installed tool's #! line: $(head -n 1 "$TOOL")"
+PATH="$work/nompl:$PATH" "$TOOL" t.bin --json t.json --png t.png > table.txt 2>&1 ||
     { cat table.txt; bad "the tool failed on a simple trace"; }
+# A Python without matplotlib: the message names it and says what to do
+/usr/bin/python3 -S "$TOOL" t.bin --png nompl.png > nompl.txt 2>&1 &&
+    bad "--png without matplotlib succeeded"
+grep -q "png needs matplotlib, which /usr/bin/python3 (the Python running this script) cannot import; install it for that Python (Debian: apt-get install python3-matplotlib" nompl.txt ||
+    bad "--png without matplotlib: $(cat nompl.txt)"
+echo "without matplotlib: $(grep matplotlib nompl.txt)"
+[ ! -e nompl.png ] || bad "--png without matplotlib left nompl.png"
 cat table.txt
 grep -Eq '^region 1 +20 ' table.txt && grep -Eq '^region 2 +10 ' table.txt ||
     bad "simple: the table lacks 20 'region 1' and 10 'region 2'"

@@ -5,6 +5,9 @@
  *   qemu-hypertrace [-c CLIENT] begin NAME     arg1 = 1, arg2 = id(NAME)
  *   qemu-hypertrace [-c CLIENT] end NAME       arg1 = 0, arg2 = id(NAME)
  *   qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]
+ *   qemu-hypertrace [-c CLIENT] run NAME [--] COMMAND [ARG ...]
+ *                                              begin NAME, run COMMAND,
+ *                                              end NAME, exit as COMMAND
  *   qemu-hypertrace id NAME                    print id(NAME) and NAME
  *
  * id(NAME) is NAME itself when it is a number, and otherwise the 64-bit
@@ -18,10 +21,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
@@ -30,6 +35,7 @@ static const char usage_text[] =
     "usage: qemu-hypertrace [-c CLIENT] begin NAME\n"
     "       qemu-hypertrace [-c CLIENT] end NAME\n"
     "       qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]\n"
+    "       qemu-hypertrace [-c CLIENT] run NAME [--] COMMAND [ARG ...]\n"
     "       qemu-hypertrace id NAME\n";
 
 static void usage(void)
@@ -50,6 +56,11 @@ static void help(void)
           "  begin NAME    open region NAME: arg1=1, arg2=the number of NAME\n"
           "  end NAME      close it: arg1=0, arg2=the number of NAME\n"
           "  emit ARG...   one event with these arguments (decimal or 0x hex)\n"
+          "  run NAME COMMAND...\n"
+          "                begin NAME, run COMMAND and wait for it, end NAME;\n"
+          "                exit with COMMAND's status.  In user mode this is\n"
+          "                how a shell script marks a phase: qemu-hypertrace\n"
+          "                runs under QEMU and emits, COMMAND runs natively\n"
           "  id NAME       print the number NAME stands for (NAME itself if it\n"
           "                is a number, otherwise a 64-bit hash)\n"
           "  -c CLIENT     the client to emit on (default 0, or\n"
@@ -106,11 +117,63 @@ static uint64_t name_id(const char *name)
     return h;
 }
 
+/* One event: args[1..] into the client's data slot, then args[0] */
+static void emit(uint64_t client, uint64_t *data, uint64_t nargs,
+                 const uint64_t *args)
+{
+    uint64_t i;
+
+    for (i = 1; i < nargs; i++) {
+        data[i - 1] = args[i];
+    }
+    qemu_hypertrace(client, args[0]);
+}
+
+/*
+ * Run @command and wait for it, as system() does: SIGINT and SIGQUIT go
+ * to the command, not to us, so that the region is closed whatever
+ * happens to it.  Returns an exit status for it (128 + signal if killed,
+ * 127 if it could not be executed).
+ */
+static int run(char **command)
+{
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+    int status;
+    pid_t pid;
+
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    pid = fork();
+    if (pid == 0) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGQUIT, &old_quit, NULL);
+        execvp(command[0], command);
+        fprintf(stderr, "qemu-hypertrace: %s: %s\n", command[0],
+                strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "qemu-hypertrace: fork: %s\n", strerror(errno));
+        status = 127;
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            continue;
+        }
+        status = WIFEXITED(status) ? WEXITSTATUS(status) :
+                 WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t client = 0, args[16] = { 0 }, nargs, *data;
     const char *env = getenv("QEMU_HYPERTRACE_CLIENT");
-    int opt, n = 0, i;
+    char **command = NULL;
+    int opt, n = 0;
 
     if (env && parse_u64(env, &client)) {
         fprintf(stderr, "qemu-hypertrace: QEMU_HYPERTRACE_CLIENT=%s is not"
@@ -157,6 +220,17 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
+    } else if (!strcmp(argv[0], "run") && argc >= 3) {
+        args[0] = 1;
+        args[1] = name_id(argv[1]);
+        n = 2;
+        command = argv + 2;
+        if (!strcmp(command[0], "--")) {
+            command++;
+        }
+        if (!command[0]) {
+            usage();
+        }
     } else {
         usage();
     }
@@ -167,9 +241,8 @@ int main(int argc, char **argv)
         return 1;
     }
     nargs = qemu_hypertrace_num_args();
-    /* begin and end without arg2 (a build with one argument): no name */
-    if ((uint64_t)n > nargs && strcmp(argv[0], "begin") &&
-        strcmp(argv[0], "end")) {
+    /* begin, end and run without arg2 (a build with one argument): no name */
+    if ((uint64_t)n > nargs && !strcmp(argv[0], "emit")) {
         fprintf(stderr, "qemu-hypertrace: %d arguments, but this QEMU's"
                 " events take %" PRIu64 "\n", n, nargs);
         return 2;
@@ -180,9 +253,13 @@ int main(int argc, char **argv)
                 qemu_hypertrace_strerror(errno));
         return 1;
     }
-    for (i = 1; i < (int)nargs; i++) {
-        data[i - 1] = args[i];
+    emit(client, data, nargs, args);
+    if (command) {
+        int status = run(command);
+
+        args[0] = 0;
+        emit(client, data, nargs, args);
+        return status;
     }
-    qemu_hypertrace(client, args[0]);
     return 0;
 }

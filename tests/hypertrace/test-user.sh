@@ -215,6 +215,30 @@ rm -f "$work/hf-config"
 expect_cmd "system-mode guest command with no device" \
     "not running under QEMU with hypertrace: no hypertrace PCI device (1b36:0015) in /sys/bus/pci/devices (start QEMU with -device hypertrace" \
     "$cmd_s" begin x
+# run: a shell script's phase in user mode.  qemu-hypertrace runs under
+# QEMU and emits begin and end around COMMAND, which runs natively; the
+# exit status is COMMAND's
+id=$("$cmd_u" id phase | cut -d' ' -f1)
+idhex=$(printf '0x%016x' "$id")
+"$QEMU_USER" -hypertrace "$work/run" -trace guest_hypertrace -D "$work/run.log" \
+    "$cmd_u" run phase -- sh -c 'echo in-phase; exit 3' > "$work/run.out"
+rc=$?
+[ $rc = 3 ] || bad "run: status $rc, want the command's 3"
+grep -qx in-phase "$work/run.out" || bad "run: the command's output is missing"
+if [ "$(grep -c "arg1=1 arg2=$idhex " "$work/run.log")" = 1 ] &&
+   [ "$(grep -c "arg1=0 arg2=$idhex " "$work/run.log")" = 1 ] &&
+   [ "$(grep -c 'guest_hypertrace cpu=' "$work/run.log")" = 2 ] &&
+   head -n 1 "$work/run.log" | grep -q "arg1=1 "; then
+    echo "ok: run: begin and end of 'phase' ($idhex) around the command, status 3"
+else
+    bad "run: want begin then end of $idhex: $(cat "$work/run.log")"
+fi
+"$QEMU_USER" -hypertrace "$work/run" -trace guest_hypertrace -D "$work/run2.log" \
+    "$cmd_u" run phase "$work/no-such-command" 2> "$work/run2.err"
+rc=$?
+[ $rc = 127 ] && grep -q "no-such-command: No such file or directory" "$work/run2.err" &&
+    [ "$(grep -c 'guest_hypertrace cpu=' "$work/run2.log")" = 2 ] ||
+    bad "run of a missing command: status $rc, $(cat "$work/run2.err")"
 for h in --help -h; do
     "$cmd_u" $h > "$work/help.out" 2> "$work/help.err"
     rc=$?

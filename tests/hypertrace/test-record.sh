@@ -5,7 +5,8 @@
 # the trace file (decoded with simpletrace.py, no "dropped" record), a
 # forked child records into a file of its own, and the log backend stays
 # quiet while a trace file records unless -D or -d trace: asks for it;
-# "-trace NAME -D FILE" leaves no trace-<pid> file behind.
+# while the log backend prints the events, -trace leaves no trace-<pid>
+# file behind.
 # User mode, and a Linux guest in system mode.
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
@@ -101,9 +102,9 @@ grep -q "guest: exit status 0" "$work/serial.txt" && ! grep -q HT-EVENTS-FAILED 
 check_simple "$work/sys.bin" 2 20000 --pin || bad "system: events"
 ! grep -q guest_hypertrace "$work/sys.err" || bad "system: log backend printed events"
 
-# 4. Where a recording goes by default: with -D FILE the events go to FILE
-# and no trace-<pid> is made; -trace alone records into trace-<pid> (and
-# prints to stderr); no -trace, no file.  The directory is QEMU's cwd.
+# 4. Where a recording goes by default: the log backend prints the events
+# (into FILE with -D, else on stderr) and no trace-<pid> is made; file=
+# records; no -trace, no file.  The directory is QEMU's cwd.
 only_files() {   # WHAT FILE...: the cwd holds exactly these files
     local what=$1 want have
     shift
@@ -118,22 +119,27 @@ mkdir "$work/cwd" && cd "$work/cwd" || exit 1
 [ ! -s err.txt ] || bad "-D: stderr: $(cat err.txt)"
 only_files "user -D" log.txt err.txt
 rm -f ./*
+"$QEMU_USER" -hypertrace "$work/d" -trace guest_hypertrace \
+    "$work/ht-events" 1 3 > /dev/null 2> err.txt || bad "-trace alone: status $?"
+[ "$(grep -c 'guest_hypertrace cpu=' err.txt)" = 3 ] || bad "-trace alone: not 3 events on stderr"
+only_files "user, -trace alone" err.txt
+rm -f ./*
 printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
     "$QEMU_SYSTEM" -M none -display none -nodefaults -qmp stdio \
         -trace guest_hypertrace -D log.txt > /dev/null || bad "system -D: status $?"
 only_files "system -D" log.txt
 rm -f ./*
+printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+    "$QEMU_SYSTEM" -M none -display none -nodefaults -qmp stdio \
+        -trace guest_hypertrace > /dev/null 2>&1 || bad "system -trace alone: status $?"
+only_files "system, -trace alone"
 "$QEMU_USER" -hypertrace "$work/d" "$work/ht-events" 1 3 > /dev/null ||
     bad "no -trace: status $?"
 only_files "no -trace"
-"$QEMU_USER" -hypertrace "$work/d" -trace guest_hypertrace \
-    "$work/ht-events" 1 3 > /dev/null 2> err.txt || bad "-trace alone: status $?"
-[ "$(grep -c 'guest_hypertrace cpu=' err.txt)" = 3 ] || bad "-trace alone: not 3 events on stderr"
-set -- trace-[0-9]*
-if [ $# = 1 ] && [ -f "$1" ]; then
-    check_simple "$1" 1 3 || bad "-trace alone: $1 lacks the events"
-else
-    bad "-trace alone: no single trace-<pid> file (have: $(ls -A))"
-fi
+"$QEMU_USER" -hypertrace "$work/d" -trace enable=guest_hypertrace,file=rec.bin \
+    "$work/ht-events" 1 3 > /dev/null 2> err.txt || bad "file=: status $?"
+check_simple rec.bin 1 3 || bad "file=: rec.bin lacks the events"
+[ ! -s err.txt ] || bad "file=: stderr: $(cat err.txt)"
+only_files "file=" rec.bin err.txt
 cd "$work" || exit 1
 exit $fail

@@ -13,7 +13,7 @@ HOST_ARCH := $(shell uname -m)
 NATIVE_GUEST_DIRS := $(patsubst %/Makefile,%,\
 	$(wildcard $(HOST_ARCH)-*/hypertrace/guest/Makefile))
 
-.PHONY: all tree install check check-quick demo bench patches guest-libs \
+.PHONY: all tree install check check-quick demo bench fuzz patches guest-libs \
 	firmware reconfigure FORCE
 
 GNUmakefile Makefile $(HT_REPO)/scripts/build.mak: ;
@@ -57,6 +57,12 @@ demo: all
 
 bench: all
 	+$(HT_REPO)/tests/hypertrace/bench $(CURDIR)
+
+# QEMU's fuzzer (clang, ASan, UBSan) against the device, in ./fuzz;
+# FUZZ_SECONDS and FUZZ_TARGET as tests/hypertrace/fuzz says
+fuzz: tree
+	+FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGET=$(FUZZ_TARGET) \
+	    $(HT_REPO)/tests/hypertrace/fuzz $(CURDIR)
 
 patches: tree
 	$(HT_REPO)/scripts/make-patches --pristine $(HT_PRISTINE) \

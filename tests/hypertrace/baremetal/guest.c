@@ -1,0 +1,506 @@
+/*
+ * Hypertrace's bare-metal test guest: no operating system, no library.
+ * It finds the hypertrace PCI device with configuration cycles, places
+ * its BARs itself, reads the config channel, fires events and makes the
+ * stores the spec says are not events, and reports on the debug console
+ * (port 0xe9).  It ends QEMU through isa-debug-exit (port 0xf4) with
+ * code 0 for success (QEMU's exit status is then 1) and 1 for failure
+ * (status 3).
+ *
+ * The layout comes from the project's ABI header, include/hypertrace/abi.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdint.h>
+#include "hypertrace/abi.h"
+
+#define BAR_CFG_ADDR    0xc0000000u
+#define BAR_DATA_ADDR   0xc1000000u
+#define BAR_CTRL_ADDR   0xc2000000u
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static void puts_(const char *s)
+{
+    while (*s) {
+        outb(0xe9, *s++);
+    }
+}
+
+static void putu(uint64_t v)
+{
+    char buf[24];
+    int i = 0;
+
+    do {
+        buf[i++] = '0' + v % 10;
+        v /= 10;
+    } while (v);
+    while (i) {
+        outb(0xe9, buf[--i]);
+    }
+}
+
+static void putx(uint64_t v)
+{
+    int i;
+
+    puts_("0x");
+    for (i = 60; i >= 0; i -= 4) {
+        outb(0xe9, "0123456789abcdef"[(v >> i) & 0xf]);
+    }
+}
+
+static void finish(int failed)
+{
+    puts_(failed ? "bm: FAILED\n" : "bm: done\n");
+    outb(0xf4, failed ? 1 : 0);
+    for (;;) {
+        __asm__ volatile("hlt");
+    }
+}
+
+static int failures;
+
+static void check(int ok, const char *what)
+{
+    if (!ok) {
+        puts_("bm: FAIL ");
+        puts_(what);
+        puts_("\n");
+        failures++;
+    }
+}
+
+static uint32_t pci_read(int dev, int off)
+{
+    outl(0xcf8, 0x80000000u | (dev << 11) | (off & 0xfc));
+    return inl(0xcfc);
+}
+
+static void pci_write(int dev, int off, uint32_t v)
+{
+    outl(0xcf8, 0x80000000u | (dev << 11) | (off & 0xfc));
+    outl(0xcfc, v);
+}
+
+static volatile uint64_t *cfg;
+static volatile uint8_t *data, *ctrl;
+static uint64_t max_clients, num_args, data_stride, ctrl_stride;
+
+static uint64_t cfg_word(unsigned off)
+{
+#ifdef __x86_64__
+    return *(volatile uint64_t *)((volatile uint8_t *)cfg + off);
+#else
+    /* two 4-byte loads: an i386 guest has no 8-byte load */
+    volatile uint32_t *w = (volatile uint32_t *)((volatile uint8_t *)cfg + off);
+
+    return w[0] | ((uint64_t)w[1] << 32);
+#endif
+}
+
+static void set_bar(int dev, int bar, uint32_t addr, int is64)
+{
+    pci_write(dev, 0x10 + 4 * bar, addr);
+    if (is64) {
+        pci_write(dev, 0x14 + 4 * bar, 0);
+    }
+}
+
+static int find_device(void)
+{
+    int dev;
+
+    for (dev = 0; dev < 32; dev++) {
+        uint32_t id = pci_read(dev, 0);
+
+        if ((id & 0xffff) == HYPERTRACE_PCI_VENDOR_ID &&
+            (id >> 16) == HYPERTRACE_PCI_DEVICE_ID) {
+            return dev;
+        }
+    }
+    return -1;
+}
+
+/* arg2 .. argN of @client's next event */
+static void set_args(uint64_t client, uint64_t a2)
+{
+    volatile uint32_t *slot =
+        (volatile uint32_t *)(data + client * data_stride);
+    uint64_t i;
+
+    for (i = 0; i + 1 < num_args; i++) {
+        uint64_t v = a2 + i;
+
+        slot[2 * i] = (uint32_t)v;
+        slot[2 * i + 1] = (uint32_t)(v >> 32);
+    }
+}
+
+#ifdef __x86_64__
+/* The 64-bit event store: all of arg1 at once */
+static void fire(uint64_t client, uint64_t arg1)
+{
+    *(volatile uint64_t *)(ctrl + client * ctrl_stride) = arg1;
+}
+#else
+/* The 32-bit event store: the high half of arg1 first, then 4 bytes */
+static void fire(uint64_t client, uint64_t arg1)
+{
+    volatile uint32_t *high = (volatile uint32_t *)
+        (data + client * data_stride + HYPERTRACE_SLOT_ARG1_HIGH);
+
+    *high = (uint32_t)(arg1 >> 32);
+    *(volatile uint32_t *)(ctrl + client * ctrl_stride) = (uint32_t)arg1;
+}
+#endif
+
+/* client @c's @n events: arg1 = c << 40 | i << 8 | 5, argk = arg1 + k - 1 */
+static void fire_events(uint64_t c, uint64_t n)
+{
+    uint64_t i;
+
+    for (i = 0; i < n; i++) {
+        uint64_t a1 = (c << 40) | (i << 8) | 0x5;
+
+        set_args(c, a1 + 1);
+        fire(c, a1);
+    }
+}
+
+#define EVENTS          2000
+#define AP_TRAMP        0x8000u
+#define APIC            0xfee00000u
+
+extern char ap_tramp[], ap_tramp_end[];
+void bm_store8(volatile void *dst, const void *src);
+void bm_store16(volatile void *dst, const void *src);
+
+/*
+ * A marker event on client 0 (arg1 = 0xfe << 56 | n): the trace shows that
+ * nothing fired between two markers.
+ */
+static void mark(int n)
+{
+    set_args(0, 0);
+    fire(0, 0xfe00000000000000ull | n);
+}
+
+/*
+ * The spec's "Which stores fire an event" and "Accesses that are not an
+ * event", on one CPU.  Each step is followed by a marker, so the test
+ * knows which step any event or guest-error line came from.  max-clients
+ * is 3, so the control BAR (4 x 64 KiB) has one client's page of
+ * padding.  The general steps use general-purpose stores only; the SIMD
+ * steps (MMX and SSE stores: 8 bytes from i386, and 16 bytes) run in a
+ * boot of their own, as a KVM that cannot emulate them stops the guest.
+ */
+static void hostile(void)
+{
+    uint32_t *c32 = (uint32_t *)ctrl;
+
+    mark(0);
+    *(volatile uint8_t *)ctrl = 0x11;                   /* 1: 1 byte */
+    mark(1);
+    *(volatile uint16_t *)ctrl = 0x22;                  /* 2: 2 bytes */
+    mark(2);
+    *(volatile uint32_t *)(ctrl + 4) = 0x33;            /* 3: in the page */
+    mark(3);
+    *(volatile uint32_t *)(ctrl + 3 * ctrl_stride) = 0x44;  /* 4: padding */
+    mark(4);
+    check(*(volatile uint32_t *)ctrl == 0, "a control read returns 0");
+    mark(5);                                            /* 5: a read */
+    *(volatile uint32_t *)cfg = 0;                      /* 6: config */
+    check(cfg_word(HYPERTRACE_CFG_MAGIC) == HYPERTRACE_MAGIC,
+          "config unchanged by a write");
+    mark(6);
+#ifdef __x86_64__
+    *(volatile uint64_t *)(ctrl + 8) = 0x55;            /* 7: in the page */
+    mark(7);
+    *(volatile uint64_t *)(ctrl + 3 * ctrl_stride) = 0x66;  /* 8: padding */
+    mark(8);
+    /* 9: 8 bytes across client 1's register, not aligned */
+    __asm__ volatile("movq %1, (%0)" : : "r"(ctrl + ctrl_stride - 4),
+                     "r"((uint64_t)0x77) : "memory");
+    mark(9);
+#endif
+    (void)c32;
+}
+
+static void hostile_simd(void)
+{
+    static const uint64_t wide[2] = { 0x1600, 0x1616161616161616ull };
+    static const uint64_t eight = 0x0800000000000008ull;
+    static const uint64_t v = 0x88;
+
+    mark(20);
+    bm_store8(ctrl + 8, &v);                        /* 21: in the page */
+    mark(21);
+    bm_store8(ctrl + 3 * ctrl_stride, &v);          /* 22: padding */
+    mark(22);
+    bm_store16(ctrl + ctrl_stride - 8, wide);       /* 23: ends at client 1's */
+    mark(23);
+    set_args(1, 0x161);
+    bm_store16(ctrl + ctrl_stride, wide);           /* 24: fires, 8 bytes */
+    mark(24);
+    set_args(1, 0x81);
+    bm_store8(ctrl + ctrl_stride, &eight);          /* 25: fires */
+    mark(25);
+}
+
+static volatile int ap_ready, ap_go, ap_done;
+
+/*
+ * roi-pause: the event store that opens a region, then a store to
+ * pause_a with no branch in between, then one to pause_b after a branch.
+ * Under KVM the VM stops right after the event store (neither store has
+ * run when QEMU reports the boundary); under TCG at the end of the
+ * translation block, so pause_a is already written and pause_b not.
+ */
+static volatile uint32_t pause_a, pause_b;
+
+static void roi_pause(void)
+{
+    puts_("bm: pause_a=");
+    putx((uintptr_t)&pause_a);
+    puts_(" pause_b=");
+    putx((uintptr_t)&pause_b);
+    puts_("\n");
+    set_args(0, 0x70);
+#ifdef __x86_64__
+    __asm__ volatile("movq %2, (%0)\n\t"
+                     "movl $1, (%1)\n\t"
+                     "jmp 1f\n"
+                     "1:\tmovl $1, (%3)"
+                     : : "r"(ctrl), "r"(&pause_a), "r"((uint64_t)1),
+                       "r"(&pause_b) : "memory");
+#else
+    *(volatile uint32_t *)(data + HYPERTRACE_SLOT_ARG1_HIGH) = 0;
+    __asm__ volatile("movl %2, (%0)\n\t"
+                     "movl $1, (%1)\n\t"
+                     "jmp 1f\n"
+                     "1:\tmovl $1, (%3)"
+                     : : "r"(ctrl), "r"(&pause_a), "r"((uint32_t)1),
+                       "r"(&pause_b) : "memory");
+#endif
+    fire(0, 0);                                 /* closes the region */
+    puts_("bm: pause steps done\n");
+}
+
+/*
+ * Reset and migration (the spec's "Reset and migration"): data slots are
+ * guest RAM that migrates, and a reset sets them to 0.  The guest fills
+ * every client's slot, then opens a region with roi-pause on: the driver
+ * resets or migrates the VM there.  After a migration the guest reads
+ * the slots back and fires an event with them; after a reset it boots
+ * again and finds them 0.  A word in RAM outside the image (which the
+ * loader does not reload) tells the boots apart.
+ */
+#define BOOT_COUNT      ((volatile uint32_t *)0x300000)
+#define SLOT_WORD(c, i) ((volatile uint32_t *)(data + (c) * data_stride) + (i))
+
+/* Word @i of client @c's slot as the guest fills it (client 0's ARG1_HIGH
+ * stays 0: the boundary is a 4-byte store of 1 on client 0) */
+static uint32_t pattern(uint64_t c, uint64_t i)
+{
+    if (c == 0 && i == HYPERTRACE_SLOT_ARG1_HIGH / 4) {
+        return 0;
+    }
+    return 0xd0000000u | (uint32_t)(c << 8 | i);
+}
+
+static void state(int reset)
+{
+    uint64_t c, i, words = HYPERTRACE_SLOT_SIZE / 4;
+
+    if (reset && *BOOT_COUNT == 0x5e7b0071) {
+        *BOOT_COUNT = 0;
+        for (c = 0; c < max_clients; c++) {
+            for (i = 0; i < words; i++) {
+                check(*SLOT_WORD(c, i) == 0, "a data word is 0 after reset");
+            }
+        }
+        puts_("bm: data slots are 0 after the reset\n");
+        return;
+    }
+    for (c = 0; c < max_clients; c++) {
+        for (i = 0; i < words; i++) {
+            *SLOT_WORD(c, i) = pattern(c, i);
+        }
+    }
+    *BOOT_COUNT = reset ? 0x5e7b0071 : 0;
+    puts_("bm: data slots written\n");
+    /* The boundary: the driver resets or migrates here */
+    *(volatile uint32_t *)ctrl = 1;
+    if (reset) {
+        puts_("bm: FAIL the guest ran on after the reset\n");
+        failures++;
+        return;
+    }
+    for (c = 0; c < max_clients; c++) {
+        for (i = 0; i < words; i++) {
+            check(*SLOT_WORD(c, i) == pattern(c, i),
+                  "a data word survives the migration");
+        }
+    }
+    /* client 2's slot as written: arg2 = 0xd0000201d0000200, ... */
+    *(volatile uint32_t *)(data + 2 * data_stride +
+                           HYPERTRACE_SLOT_ARG1_HIGH) = 0;
+    *(volatile uint32_t *)(ctrl + 2 * ctrl_stride) = 0x2222;
+    puts_("bm: data slots kept across the migration\n");
+}
+
+void ap_main(void);
+void bm_main(uint32_t magic, uint32_t mbi);
+
+/* The second CPU: client 1's events, at the same time as the BSP's */
+void ap_main(void)
+{
+    ap_ready = 1;
+    while (!ap_go) {
+        __asm__ volatile("pause");
+    }
+    fire_events(1, EVENTS);
+    ap_done = 1;
+    for (;;) {
+        __asm__ volatile("hlt");
+    }
+}
+
+static void apic_icr(uint32_t apic_id, uint32_t low)
+{
+    volatile uint32_t *apic = (volatile uint32_t *)APIC;
+    int spin;
+
+    apic[0x310 / 4] = apic_id << 24;
+    apic[0x300 / 4] = low;
+    for (spin = 0; spin < 1000000 && (apic[0x300 / 4] & 0x1000); spin++) {
+        __asm__ volatile("pause");      /* delivery pending */
+    }
+}
+
+/* INIT-SIPI-SIPI to the CPU with APIC id 1; returns whether it started */
+static int start_ap(void)
+{
+    volatile char *dst = (volatile char *)AP_TRAMP;
+    const char *src;
+    long spin;
+
+    for (src = ap_tramp; src < ap_tramp_end; src++) {
+        *dst++ = *src;
+    }
+    apic_icr(1, 0x4500);                        /* INIT */
+    apic_icr(1, 0x4600 | (AP_TRAMP >> 12));     /* SIPI */
+    apic_icr(1, 0x4600 | (AP_TRAMP >> 12));
+    for (spin = 0; spin < 100000000 && !ap_ready; spin++) {
+        __asm__ volatile("pause");
+    }
+    return ap_ready;
+}
+
+/* Whether the multiboot command line (-append) holds @word */
+static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
+{
+    const char *p, *w;
+
+    if (magic != 0x2badb002 || !(*(volatile uint32_t *)(uintptr_t)mbi & 4)) {
+        return 0;
+    }
+    for (p = (const char *)(uintptr_t)((volatile uint32_t *)(uintptr_t)mbi)[4];
+         *p; p++) {
+        for (w = word; *w && p[w - word] == *w; w++) {
+            continue;
+        }
+        if (!*w) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void bm_main(uint32_t magic, uint32_t mbi)
+{
+    int dev = find_device();
+
+    puts_("bm: start\n");
+    if (dev < 0) {
+        puts_("bm: no hypertrace device\n");
+        finish(1);
+    }
+    set_bar(dev, HYPERTRACE_PCI_CFG_BAR, BAR_CFG_ADDR, 0);
+    set_bar(dev, HYPERTRACE_PCI_DATA_BAR, BAR_DATA_ADDR, 1);
+    set_bar(dev, HYPERTRACE_PCI_CTRL_BAR, BAR_CTRL_ADDR, 1);
+    pci_write(dev, 0x04, pci_read(dev, 0x04) | 0x2);    /* memory space */
+    cfg = (volatile uint64_t *)BAR_CFG_ADDR;
+    data = (volatile uint8_t *)BAR_DATA_ADDR;
+    ctrl = (volatile uint8_t *)BAR_CTRL_ADDR;
+
+    check(cfg_word(HYPERTRACE_CFG_MAGIC) == HYPERTRACE_MAGIC, "magic");
+    check(cfg_word(HYPERTRACE_CFG_VERSION) == HYPERTRACE_VERSION, "version");
+    max_clients = cfg_word(HYPERTRACE_CFG_MAX_CLIENTS);
+    num_args = cfg_word(HYPERTRACE_CFG_NUM_ARGS);
+    data_stride = cfg_word(HYPERTRACE_CFG_DATA_STRIDE);
+    ctrl_stride = cfg_word(HYPERTRACE_CFG_CTRL_STRIDE);
+    puts_("bm: max_clients=");
+    putu(max_clients);
+    puts_(" num_args=");
+    putu(num_args);
+    puts_(" data_stride=");
+    putx(data_stride);
+    puts_("\n");
+    if (failures || max_clients != 3 || data_stride != HYPERTRACE_PCI_STRIDE ||
+        ctrl_stride != HYPERTRACE_PCI_STRIDE) {
+        finish(1);
+    }
+
+    if (cmdline_has(magic, mbi, "reset")) {
+        state(1);
+        finish(failures);
+    }
+    if (cmdline_has(magic, mbi, "migrate")) {
+        state(0);
+        finish(failures);
+    }
+    if (cmdline_has(magic, mbi, "pause")) {
+        roi_pause();
+        finish(failures);
+    }
+    if (cmdline_has(magic, mbi, "simd")) {
+        hostile_simd();
+        puts_("bm: simd steps done\n");
+        finish(failures);
+    }
+    hostile();
+
+    /* Two vCPUs at once, each on a client of its own */
+    if (!start_ap()) {
+        puts_("bm: the second CPU did not start\n");
+        finish(1);
+    }
+    ap_go = 1;
+    fire_events(0, EVENTS);
+    while (!ap_done) {
+        __asm__ volatile("pause");
+    }
+    puts_("bm: events 2 x ");
+    putu(EVENTS);
+    puts_("\n");
+    finish(failures);
+}

@@ -73,9 +73,15 @@ for d in $want; do
     compgen -G "$out/$d/0001-*.patch" > /dev/null ||
         { echo "FAIL: $d does not start at patch 1"; fail=1; }
 done
-grep -q "^Subject: \[PATCH 0/7\] hypertrace: let guests emit QEMU trace events" \
+grep -q "^Subject: \[PATCH 0/8\] hypertrace: let guests emit QEMU trace events" \
     "$out"/3-hypertrace/0000-cover-letter.patch ||
     { echo "FAIL: the hypertrace cover letter"; fail=1; }
+# The fuzzing patch: its configs and the coverage filter line
+fz=$(ls "$out"/3-hypertrace/0008-*.patch 2>/dev/null)
+grep -q '^+        .name = "hypertrace",' "$fz" &&
+    grep -q '^+        .name = "hypertrace-roi",' "$fz" &&
+    grep -q '^+src:\*/hypertrace/\*' "$fz" ||
+    { echo "FAIL: 3-hypertrace/0008 lacks the generic-fuzz configs or the filter line"; fail=1; }
 for d in 1-trace 2-tcg-lockless-mmio; do
     grep -q "^make-patches: $d: .*git am onto QEMU [0-9.]*.*: ok" "$out.log" ||
         { echo "FAIL: $d not checked with git am"; fail=1; }

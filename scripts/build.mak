@@ -61,7 +61,7 @@ bench: all
 # QEMU's fuzzer (clang, ASan, UBSan) against the device, in ./fuzz;
 # FUZZ_SECONDS and FUZZ_TARGET as tests/hypertrace/fuzz says
 fuzz: tree
-	+FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGET=$(FUZZ_TARGET) \
+	+FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGET=$(FUZZ_TARGET) FUZZ_SEEDS=$(FUZZ_SEEDS) \
 	    $(HT_REPO)/tests/hypertrace/fuzz $(CURDIR)
 
 patches: tree

@@ -3,13 +3,14 @@
  * copies ap_tramp to AP_TRAMP (below 1 MiB) and sends INIT-SIPI-SIPI; the
  * CPU starts there in real mode, enters protected mode with the GDT
  * below, then (x86_64) long mode with the BSP's page tables, and calls
- * ap_main on a stack of its own.
+ * ap_main on a stack of its own.  boot64.S enters long mode with the same
+ * GDT (through ap_gdt_ptr, which holds its linear address).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
     .text
     .code16
-    .globl ap_tramp, ap_tramp_end
+    .globl ap_tramp, ap_tramp_end, ap_gdt_ptr
 ap_tramp:
     cli
     mov %cs, %ax

@@ -64,8 +64,8 @@ _start:
     and $~0x4, %eax                     /* no x87 emulation: SSE works */
     or $0x80000002, %eax                /* PG, MP */
     mov %eax, %cr0
-    lgdt gdt_ptr
-    ljmp $0x08, $long_mode
+    lgdt ap_gdt_ptr                     /* the GDT of ap.S, shared */
+    ljmp $0x18, $long_mode
 
     .code64
 long_mode:
@@ -78,16 +78,6 @@ long_mode:
     call bm_main
 3:  hlt
     jmp 3b
-
-    .section .rodata
-    .align 8
-gdt:
-    .quad 0
-    .quad 0x00af9a000000ffff            /* 0x08: 64-bit code */
-    .quad 0x00cf92000000ffff            /* 0x10: data */
-gdt_ptr:
-    .word gdt_ptr - gdt - 1
-    .long gdt
 
     .bss
     .align 4096

@@ -7,7 +7,9 @@ each HYPERTRACE_REGION event records whether the VM is paused and the
 guest's two words pause_a and pause_b (addresses read from the debug
 console file), then sends cont.  Prints one line per boundary:
 "boundary begin=B status=S pause_a=N pause_b=N" and exits with QEMU's
-status.
+status.  A VM that is not paused at a boundary is a failure: it prints
+"boundary begin=B status=S: the VM runs on after the boundary", kills
+QEMU and exits with 3.
 
 With --reset, it resets the VM (system_reset) at the first boundary
 instead.  With --migrate FILE, it migrates the VM into FILE there, ends
@@ -25,6 +27,10 @@ import socket
 import subprocess
 import sys
 import time
+
+
+REPLY_TIMEOUT = 60
+PROCS = []          # the QEMUs started, killed if the driver gives up
 
 
 class QMP:
@@ -46,6 +52,8 @@ class QMP:
     def recv(self):
         try:
             line = self.f.readline()
+        except TimeoutError:
+            raise
         except OSError:             # QEMU ended: the guest powered off
             return None
         if not line:
@@ -56,7 +64,17 @@ class QMP:
         self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
         self.f.flush()
         while True:
-            msg = self.recv()
+            # QEMU answers from its main loop whatever the guest does; no
+            # answer means it hangs (as a QEMU that exits while a command
+            # is in flight can, in monitor_cleanup)
+            self.sock.settimeout(REPLY_TIMEOUT)
+            try:
+                msg = self.recv()
+            except TimeoutError:
+                raise SystemExit("baremetal-pause: no answer to %s in %d s"
+                                 % (name, REPLY_TIMEOUT))
+            finally:
+                self.sock.settimeout(None)
             if msg is None:
                 raise SystemExit("baremetal-pause: QMP closed during %s" % name)
             if "event" in msg:
@@ -82,6 +100,7 @@ def start(qemu, side, sock, extra=()):
     path = sock + "." + side
     proc = subprocess.Popen(args + list(extra) +
                             ["-qmp", "unix:%s,server=on,wait=on" % path])
+    PROCS.append(proc)
     return proc, QMP(path)
 
 
@@ -124,6 +143,15 @@ def main():
         if msg.get("event") != "HYPERTRACE_REGION":
             continue
         status = qmp.cmd("query-status")["status"]
+        if status != "paused":
+            # the guest runs on: no command of the driver's would act at
+            # the boundary, so stop here rather than race its power-off
+            print("boundary begin=%s status=%s: the VM runs on after the"
+                  " boundary" % (str(msg["data"]["begin"]).lower(), status),
+                  flush=True)
+            proc.kill()
+            proc.wait()
+            return 3
         if mode == "reset":
             print("boundary: system_reset", flush=True)
             qmp.cmd("system_reset")
@@ -145,4 +173,10 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()

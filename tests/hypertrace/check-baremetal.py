@@ -108,22 +108,36 @@ def main():
         if seg:
             bad.append("after the last step: %s" % [s[-1] for s in seg[:3]])
     else:
-        nxt = {0: 0, 1: 0}
+        # each vCPU's events in order, numbered by the guest in arg1
+        # (client << 40 | n << 8 | 5): a gap is reported once, as missing
+        # events, and the events after it are checked against their own
+        # numbers
+        nxt, got = {0: 0, 1: 0}, {0: 0, 1: 0}
         for it in seg:
             if it[0] != "ev" or it[4] not in nxt:
                 bad.append("unexpected: %s" % it[-1])
                 continue
             c, n = it[4], nxt[it[4]]
+            got[c] += 1
+            if it[2] & 0xff == 5 and it[2] >> 40 == c and \
+                    n < (it[2] >> 8) & 0xffffffff < events:
+                m = (it[2] >> 8) & 0xffffffff
+                bad.append("client %d: event %s missing (the next one was"
+                           " %d)" % (c, n if m == n + 1 else
+                                     "%d-%d" % (n, m - 1), m))
+                n = m
             a1 = (c << 40) | (n << 8) | 5
             if it[1] != c or it[2] != a1 or \
                     it[3] != [a1 + 1 + k for k in range(len(it[3]))]:
                 bad.append("client %d event %d: %s" % (c, n, it[-1]))
             nxt[c] = n + 1
-        for c in (0, 1):
-            if nxt[c] != events:
-                bad.append("client %d: %d events, want %d" % (c, nxt[c], events))
+        # the counts first: they are the summary of what follows
+        bad[:0] = ["client %d: %d events, want %d" % (c, got[c], events)
+                   for c in (0, 1) if got[c] != events or nxt[c] != events]
     for b in bad[:10]:
         print("check-baremetal: %s" % b)
+    if len(bad) > 10:
+        print("check-baremetal: ... and %d more" % (len(bad) - 10))
     steps_seen = len(want_steps)
     print("check-baremetal: %s: %d steps%s, %s" %
           (mode, steps_seen,

@@ -73,15 +73,21 @@ for d in $want; do
     compgen -G "$out/$d/0001-*.patch" > /dev/null ||
         { echo "FAIL: $d does not start at patch 1"; fail=1; }
 done
-grep -q "^Subject: \[PATCH 0/8\] hypertrace: let guests emit QEMU trace events" \
+grep -q "^Subject: \[PATCH 0/9\] hypertrace: let guests emit QEMU trace events" \
     "$out"/3-hypertrace/0000-cover-letter.patch ||
     { echo "FAIL: the hypertrace cover letter"; fail=1; }
-# The fuzzing patch: its configs and the coverage filter line
-fz=$(ls "$out"/3-hypertrace/0008-*.patch 2>/dev/null)
+# The fuzzing patches: generic-fuzz's RAM regions, then the device's
+# configs (with its data BAR as such RAM) and the coverage filter line
+fr=$(ls "$out"/3-hypertrace/0008-*.patch 2>/dev/null)
+fz=$(ls "$out"/3-hypertrace/0009-*.patch 2>/dev/null)
+grep -q '^+    if (getenv("QEMU_FUZZ_RAM")) {' "$fr" &&
+    ! grep -q hypertrace "$fr" ||
+    { echo "FAIL: 3-hypertrace/0008 is not generic-fuzz's QEMU_FUZZ_RAM alone"; fail=1; }
 grep -q '^+        .name = "hypertrace",' "$fz" &&
     grep -q '^+        .name = "hypertrace-roi",' "$fz" &&
+    grep -q '^+        .ram = "hypertrace.data\*",' "$fz" &&
     grep -q '^+src:\*/hypertrace/\*' "$fz" ||
-    { echo "FAIL: 3-hypertrace/0008 lacks the generic-fuzz configs or the filter line"; fail=1; }
+    { echo "FAIL: 3-hypertrace/0009 lacks the generic-fuzz configs or the filter line"; fail=1; }
 for d in 1-trace 2-tcg-lockless-mmio; do
     grep -q "^make-patches: $d: .*git am onto QEMU [0-9.]*.*: ok" "$out.log" ||
         { echo "FAIL: $d not checked with git am"; fail=1; }

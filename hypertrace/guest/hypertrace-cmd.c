@@ -8,6 +8,12 @@
  *   qemu-hypertrace [-c CLIENT] run NAME [--] COMMAND [ARG ...]
  *                                              begin NAME, run COMMAND,
  *                                              end NAME, exit as COMMAND
+ *   qemu-hypertrace [-c CLIENT] mark NAME      an ftrace marker, then an
+ *                                              event: arg2 = id(NAME)
+ *   qemu-hypertrace [-c CLIENT] sync [--count N] [--interval MS]
+ *                                              a warm-up sync point, then N
+ *                                              (marker, then event), MS
+ *                                              apart
  *   qemu-hypertrace id NAME                    print id(NAME) and NAME
  *
  * id(NAME) is NAME itself when it is a number, and otherwise the 64-bit
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
@@ -36,6 +43,8 @@ static const char usage_text[] =
     "       qemu-hypertrace [-c CLIENT] end NAME\n"
     "       qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]\n"
     "       qemu-hypertrace [-c CLIENT] run NAME [--] COMMAND [ARG ...]\n"
+    "       qemu-hypertrace [-c CLIENT] mark NAME\n"
+    "       qemu-hypertrace [-c CLIENT] sync [--count N] [--interval MS]\n"
     "       qemu-hypertrace id NAME\n";
 
 static void usage(void)
@@ -61,6 +70,15 @@ static void help(void)
           "                exit with COMMAND's status.  In user mode this is\n"
           "                how a shell script marks a phase: qemu-hypertrace\n"
           "                runs under QEMU and emits, COMMAND runs natively\n"
+          "  mark NAME     write \"hypertrace-mark id=ID NAME\" into the guest's\n"
+          "                ftrace buffer (trace_marker), then emit an event\n"
+          "                with arg2=ID, the number of NAME\n"
+          "  sync          sync points for lining up the guest's ftrace trace\n"
+          "                with QEMU's (qemu-hypertrace-regions --guest-trace):\n"
+          "                each a marker \"hypertrace-sync run=RUN seq=SEQ\n"
+          "                mono=NS\" and the event right after it;\n"
+          "                --count N points (5) after a warm-up point 0,\n"
+          "                --interval MS apart (10)\n"
           "  id NAME       print the number NAME stands for (NAME itself if it\n"
           "                is a number, otherwise a 64-bit hash)\n"
           "  -c CLIENT     the client to emit on (default 0, or\n"
@@ -168,6 +186,166 @@ static int run(char **command)
     return status;
 }
 
+/* The trace clock the guest's ftrace stamps its events with */
+static void trace_clock(const char *marker, char *buf, size_t len)
+{
+    char path[128], text[256], *p, *q;
+    size_t dir = strrchr(marker, '/') - marker;
+    FILE *f;
+
+    snprintf(buf, len, "unknown");
+    snprintf(path, sizeof(path), "%.*s/trace_clock", (int)dir, marker);
+    f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    if (fgets(text, sizeof(text), f)) {
+        p = strchr(text, '[');
+        q = p ? strchr(p, ']') : NULL;
+        if (q) {
+            snprintf(buf, len, "%.*s", (int)(q - p - 1), p + 1);
+        }
+    }
+    fclose(f);
+}
+
+/* A run number no other sync session shares */
+static uint64_t new_run(void)
+{
+    uint64_t run = 0;
+    struct timespec now;
+    FILE *f = fopen("/dev/urandom", "r");
+
+    if (!f || fread(&run, sizeof(run), 1, f) != 1) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        run = ((uint64_t)now.tv_sec << 32) ^ now.tv_nsec ^
+              ((uint64_t)getpid() << 16);
+    }
+    if (f) {
+        fclose(f);
+    }
+    return run;
+}
+
+/*
+ * After a marker whose event came late (the thread was switched out in
+ * between): a second marker that tells the timeline tool so
+ */
+static void late_marker(const char *text)
+{
+    const char *path = qemu_hypertrace_marker_path();
+    FILE *f = path ? fopen(path, "w") : NULL;
+
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static volatile sig_atomic_t sync_stop;
+
+static void stop_sync(int sig)
+{
+    sync_stop = sig;
+}
+
+/*
+ * sync [--count N] [--interval MS]: SIGINT or SIGTERM ends it after the
+ * point in progress, so that a sync run in the background during a
+ * workload (kill %1) leaves no marker without its event
+ */
+static int sync_points(uint64_t client, int argc, char **argv)
+{
+    uint64_t count = 5, interval = 10, run, i, done = 0;
+    struct sigaction sa = { .sa_handler = stop_sync };
+    struct timespec gap;
+    int marked = 0, err = 0, r;
+    char clock_name[64];
+    const char *marker;
+
+    for (i = 1; i < (uint64_t)argc; i += 2) {
+        uint64_t *v = !strcmp(argv[i], "--count") ? &count :
+                      !strcmp(argv[i], "--interval") ? &interval : NULL;
+
+        if (!v || i + 1 >= (uint64_t)argc || parse_u64(argv[i + 1], v)) {
+            usage();
+        }
+    }
+    if (count == 0 || count >= UINT32_MAX || interval > 3600000) {
+        fprintf(stderr, "qemu-hypertrace: sync: --count must be 1 to %u and"
+                " --interval at most 3600000 ms\n", UINT32_MAX - 1);
+        return 2;
+    }
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    run = new_run();
+    /*
+     * Point 0 warms up: the first run of this code and of the kernel's
+     * path is slower (under TCG, it is translated then), so the timeline
+     * tool leaves it out of the fit
+     */
+    for (i = 0; i <= count && !sync_stop; i++) {
+        if (i) {
+            gap.tv_sec = interval / 1000;
+            gap.tv_nsec = (interval % 1000) * 1000000;
+            while (nanosleep(&gap, &gap) < 0 && errno == EINTR &&
+                   !sync_stop) {
+                continue;
+            }
+            if (sync_stop) {
+                break;
+            }
+        }
+        r = qemu_hypertrace_sync(client, run, i);
+        if (r < 0) {
+            fprintf(stderr, "qemu-hypertrace: client %" PRIu64 ": %s\n",
+                    client, qemu_hypertrace_strerror(errno));
+            return 1;
+        }
+        done++;
+        if (r == QEMU_HYPERTRACE_MARK_LATE) {
+            char text[80];
+
+            snprintf(text, sizeof(text), "hypertrace-late run=%016" PRIx64
+                     " seq=%" PRIu64 "\n", run, i);
+            late_marker(text);
+        }
+        if (r) {
+            marked++;
+        } else if (!err) {
+            err = errno;
+        }
+    }
+    if (!done) {
+        printf("qemu-hypertrace: sync: stopped by a signal before its first"
+               " point\n");
+        return 0;
+    }
+    marker = qemu_hypertrace_marker_path();
+    if ((uint64_t)marked == done) {
+        trace_clock(marker, clock_name, sizeof(clock_name));
+        printf("qemu-hypertrace: sync: %" PRIu64 " points of run %016" PRIx64
+               " after a warm-up%s, markers in %s (trace clock: %s)\n",
+               done - 1, run, sync_stop ? " (stopped by a signal)" : "",
+               marker, clock_name);
+        return 0;
+    }
+    if (!marker) {
+        printf("qemu-hypertrace: sync: %" PRIu64 " events of run %016" PRIx64
+               " without markers: the guest has no ftrace trace_marker"
+               " (tracefs is not mounted at /sys/kernel/tracing or"
+               " /sys/kernel/debug/tracing); the events carry the guest's"
+               " CLOCK_MONOTONIC only\n", done, run);
+        return 0;
+    }
+    fprintf(stderr, "qemu-hypertrace: sync: %d of %" PRIu64 " markers written"
+            " to %s (%s; is tracing on?); the %" PRIu64 " events of run %016"
+            PRIx64 " were emitted\n", marked, done, marker, strerror(err),
+            done, run);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t client = 0, args[16] = { 0 }, nargs, *data;
@@ -201,7 +379,7 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
-    if (argc < 2) {
+    if (argc < 1 || (argc < 2 && strcmp(argv[0], "sync"))) {
         usage();
     }
     if (!strcmp(argv[0], "id") && argc == 2) {
@@ -220,6 +398,10 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
+    } else if (!strcmp(argv[0], "mark") && argc == 2) {
+        n = 2;
+    } else if (!strcmp(argv[0], "sync")) {
+        n = -1;
     } else if (!strcmp(argv[0], "run") && argc >= 3) {
         args[0] = 1;
         args[1] = name_id(argv[1]);
@@ -252,6 +434,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "qemu-hypertrace: client %" PRIu64 ": %s\n", client,
                 qemu_hypertrace_strerror(errno));
         return 1;
+    }
+    if (n < 0) {
+        return sync_points(client, argc, argv);
+    }
+    if (!strcmp(argv[0], "mark")) {
+        char text[512];
+        uint64_t id = name_id(argv[1]);
+
+        snprintf(text, sizeof(text), "hypertrace-mark id=%016" PRIx64 " %s\n",
+                 id, argv[1]);
+        if (nargs >= 2) {
+            data[0] = id;
+        }
+        int r = qemu_hypertrace_mark(client, (uint64_t)QEMU_HYPERTRACE_MARK_TAG
+                                     << 32 | (uint32_t)id, text);
+
+        if (r == QEMU_HYPERTRACE_MARK_LATE) {
+            snprintf(text, sizeof(text), "hypertrace-late id=%016" PRIx64
+                     "\n", id);
+            late_marker(text);
+        }
+        if (r == 0) {
+            fprintf(stderr, "qemu-hypertrace: mark: no marker written (%s),"
+                    " the event was emitted\n",
+                    qemu_hypertrace_marker_path() ?
+                    strerror(errno) : "the guest has no ftrace"
+                    " trace_marker: tracefs is not mounted");
+            return 1;
+        }
+        return 0;
     }
     emit(client, data, nargs, args);
     if (command) {

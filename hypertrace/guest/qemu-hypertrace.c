@@ -13,6 +13,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu-hypertrace.h"
@@ -490,6 +493,106 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
     } else {
         *(volatile uint64_t *)ctrl = htole64(arg1); /* device memory */
     }
+}
+
+/*
+ * The guest's ftrace marker: opened on first use and kept open (-1 when
+ * there is none; looked for again on the next call, since tracefs may be
+ * mounted later).
+ */
+static const char *const ht_marker_paths[] = {
+    "/sys/kernel/tracing/trace_marker",
+    "/sys/kernel/debug/tracing/trace_marker",
+};
+static int ht_marker_fd = -1;
+static const char *ht_marker;
+
+static int marker_fd(void)
+{
+    size_t i;
+    int fd;
+
+    pthread_mutex_lock(&ht_lock);
+    for (i = 0; ht_marker_fd < 0 &&
+         i < sizeof(ht_marker_paths) / sizeof(ht_marker_paths[0]); i++) {
+        fd = open(ht_marker_paths[i], O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ht_marker_fd = fd;
+            ht_marker = ht_marker_paths[i];
+        }
+    }
+    fd = ht_marker_fd;
+    pthread_mutex_unlock(&ht_lock);
+    return fd;
+}
+
+const char *qemu_hypertrace_marker_path(void)
+{
+    return marker_fd() >= 0 ? ht_marker : NULL;
+}
+
+/* How often this thread has been switched out, or -1 */
+static long switches(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_THREAD, &ru) < 0) {
+        return -1;
+    }
+    return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
+{
+    size_t len = strlen(text);
+    int fd, err = ENOENT;
+    long before = -1;
+    ssize_t n = -1;
+
+    if (client >= qemu_hypertrace_max_clients()) {
+        errno = EINVAL;
+        return -1;
+    }
+    fd = marker_fd();
+    if (fd >= 0) {
+        before = switches();
+        /* the marker's timestamp is taken in this call... */
+        n = write(fd, text, len);
+        err = n < 0 ? errno : EIO;
+    }
+    /* ...and the event's right after it returns */
+    qemu_hypertrace(client, arg1);
+    if (n == (ssize_t)len) {
+        /* a preemption on the way back from write() parts the two */
+        return before >= 0 && switches() != before ?
+               QEMU_HYPERTRACE_MARK_LATE : 1;
+    }
+    errno = err;
+    return 0;
+}
+
+int qemu_hypertrace_sync(uint64_t client, uint64_t run, uint32_t seq)
+{
+    uint64_t *data = qemu_hypertrace_data(client), mono;
+    struct timespec now;
+    char text[96];
+
+    if (!data) {
+        return -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    mono = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
+    snprintf(text, sizeof(text), "hypertrace-sync run=%016" PRIx64
+             " seq=%" PRIu32 " mono=%" PRIu64 "\n", run, seq, mono);
+    if (ht.num_args >= 2) {
+        data[0] = run;
+    }
+    if (ht.num_args >= 3) {
+        data[1] = mono;
+    }
+    return qemu_hypertrace_mark(client,
+                                (uint64_t)QEMU_HYPERTRACE_SYNC_TAG << 32 | seq,
+                                text);
 }
 
 /* The generic message for @errnum, without a path */

@@ -79,6 +79,62 @@ uint64_t *qemu_hypertrace_data(uint64_t client);
 void qemu_hypertrace(uint64_t client, uint64_t arg1);
 
 /*
+ * Lining up the guest's own tracing (ftrace) with QEMU's trace: a marker
+ * written into the guest's ftrace buffer and the event emitted right
+ * after it are the same instant on the guest's trace clock and on the
+ * host's, since the event is synchronous.  qemu-hypertrace-regions
+ * --guest-trace reads both traces and maps the guest's onto the host's.
+ *
+ * arg1 of the events these functions emit: a tag in the high 32 bits.
+ */
+#define QEMU_HYPERTRACE_SYNC_TAG 0x68747379u   /* "htsy": a sync point */
+#define QEMU_HYPERTRACE_MARK_TAG 0x68746d6bu   /* "htmk": a named mark */
+
+/*
+ * qemu_hypertrace_mark:
+ * @client: client index, below qemu_hypertrace_max_clients()
+ * @arg1: first event argument (the data slot holds the others)
+ * @text: the marker, a line of text
+ *
+ * Write @text into the guest's ftrace buffer (the trace_marker file of
+ * tracefs, at /sys/kernel/tracing or /sys/kernel/debug/tracing), then emit
+ * one event as qemu_hypertrace() does, whether the marker could be
+ * written or not.
+ *
+ * Returns: 1 when the marker was written; QEMU_HYPERTRACE_MARK_LATE when
+ * it was, but the thread was switched out between the marker and the
+ * event, so that the two are apart by however long it waited; 0 when the
+ * marker was not written (no tracefs mounted, or ftrace refused it: errno
+ * says why), the event being emitted all the same; -1 with errno EINVAL,
+ * and no event, when @client is out of range or init has not succeeded.
+ */
+int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text);
+#define QEMU_HYPERTRACE_MARK_LATE 2
+
+/*
+ * qemu_hypertrace_sync:
+ * @client: client index, below qemu_hypertrace_max_clients()
+ * @run: a number shared by the points of one sync session and by no other
+ *       session (a random one), so that traces of two runs never pair up
+ * @seq: the point's number in the session
+ *
+ * One sync point: qemu_hypertrace_mark() with the marker
+ * "hypertrace-sync run=RUN seq=SEQ mono=NS" (RUN in 16 hex digits, NS the
+ * guest's CLOCK_MONOTONIC in nanoseconds) and the event arg1 =
+ * QEMU_HYPERTRACE_SYNC_TAG << 32 | SEQ, arg2 = RUN, arg3 = NS, as far as
+ * the build's arguments go.  The client's data slot is overwritten.
+ *
+ * Returns: as qemu_hypertrace_mark().
+ */
+int qemu_hypertrace_sync(uint64_t client, uint64_t run, uint32_t seq);
+
+/*
+ * The trace_marker file that qemu_hypertrace_mark() writes, or NULL when
+ * the guest has none (tracefs not mounted).
+ */
+const char *qemu_hypertrace_marker_path(void);
+
+/*
  * qemu_hypertrace_strerror:
  * @errnum: an errno value set by this library
  *

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Check a guest ftrace trace that qemu-hypertrace-regions put on the host
+clock, against QEMU's own trace, without the tool's arithmetic.
+
+The guest wrote "qemu-hypertrace mark check-K" markers, each right before
+an event of its own; they take no part in the fit.  The tool's timeline
+(JSON) places each marker on the host clock; QEMU's log (-msg
+timestamp=on) has the host time of its event.  Every marker must land
+within BOUND microseconds of its event.  And each region's workload task
+(its pid from the guest console: "NAME pid N") must run, by the guest's
+sched_switch slices in the timeline, only inside its region as QEMU's
+trace has it.
+
+With --same-regions, it checks that every guest event of a recorded run
+falls in the same region in a replay of it.
+
+Usage: check-guest-ftrace.py QEMU_LOG TIMELINE.json CONSOLE BOUND_US REGION...
+       check-guest-ftrace.py --same-regions RECORD.json REPLAY.json
+"""
+
+import calendar
+import json
+import re
+import sys
+import time
+
+MARK_TAG = 0x68746d6b
+LINE = re.compile(r"^(?:(\d+)@(\d+)\.(\d+):|(\S+?)(?:\.(\d+))?Z )"
+                  r"guest_hypertrace cpu=\d+ arg1=(\d+)"
+                  r"((?: arg\d+=0x[0-9a-f]+)*) client=(\d+)")
+
+
+def fnv(name):
+    h = 0xcbf29ce484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001b3) & (2 ** 64 - 1)
+    return h
+
+
+def host_events(path):
+    out = []
+    for line in open(path):
+        m = LINE.match(line)
+        if not m:
+            continue
+        if m.group(1):
+            ns = int(m.group(2)) * 10 ** 9 + int(m.group(3)) * 1000
+        else:
+            ns = calendar.timegm(time.strptime(m.group(4),
+                                               "%Y-%m-%dT%H:%M:%S")) * 10 ** 9
+            ns += int((m.group(5) or "0").ljust(6, "0")) * 1000
+        args = [int(m.group(6))] + [int(v, 16) for v in
+                                    re.findall(r"0x([0-9a-f]+)", m.group(7))]
+        out.append((ns, args, int(m.group(8))))
+    return out
+
+
+def region_of(doc):
+    """For each guest event of a timeline (by its guest time), the region
+    its host time falls in"""
+    t0 = doc["otherData"]["host_t0_ns"]
+    regions = [(t0 + round(e["ts"] * 1000),
+                t0 + round((e["ts"] + e["dur"]) * 1000), e["name"])
+               for e in doc["traceEvents"]
+               if e.get("cat") == "hypertrace" and e["ph"] == "X"]
+    out = {}
+    for e in doc["traceEvents"]:
+        if e.get("cat") != "guest":
+            continue
+        ns = t0 + round(e["ts"] * 1000)
+        inside = [n for b, x, n in regions if b <= ns <= x]
+        out[(e["args"]["guest_ts"], e["name"])] = inside[0] if inside else None
+    return out
+
+
+def same_regions(a_path, b_path):
+    """Every guest event of the recording falls in the same region in the
+    replay"""
+    a = region_of(json.load(open(a_path)))
+    b = region_of(json.load(open(b_path)))
+    differ = [k for k in a if k in b and a[k] != b[k]]
+    missing = [k for k in a if k not in b]
+    inside = sum(1 for k in a if a[k])
+    print("check-guest-ftrace: %d guest events in the recording (%d inside a "
+          "region), %d of them in the replay; %d in another region" %
+          (len(a), inside, len(a) - len(missing), len(differ)))
+    for k in (differ + missing)[:5]:
+        print("check-guest-ftrace: guest event %s at %d: %s, then %s" %
+              (k[1], k[0], a[k], b.get(k, "missing")))
+    return 1 if differ or missing or len(a) != len(b) or not inside else 0
+
+
+def main():
+    if sys.argv[1] == "--same-regions":
+        return same_regions(sys.argv[2], sys.argv[3])
+    log, timeline, console, bound = sys.argv[1:5]
+    regions = sys.argv[5:]
+    bound = float(bound) * 1000
+    host = host_events(log)
+    doc = json.load(open(timeline))
+    t0 = doc["otherData"]["host_t0_ns"]
+    fit = doc["otherData"].get("guest_fit")
+    problems = []
+    if not fit:
+        print("check-guest-ftrace: the timeline has no guest fit")
+        return 1
+    guest = [e for e in doc["traceEvents"] if e.get("cat") == "guest"]
+
+    # held-out markers: the k-th "mark NAME" of the guest against the k-th
+    # host event of that name's mark
+    host_marks = {}
+    for ns, args, _ in host:
+        if args[0] >> 32 == MARK_TAG and len(args) > 1:
+            host_marks.setdefault(args[1], []).append(ns)
+    guest_marks = {}
+    late = 0
+    for e in guest:
+        if e["ph"] == "i" and e["name"].startswith("mark "):
+            name = e["name"][5:]
+            is_late = name.endswith(" (late)")
+            name = name[:-7] if is_late else name
+            guest_marks.setdefault(name, []).append(
+                (t0 + round(e["ts"] * 1000), is_late))
+    errors = []
+    for name, times in sorted(guest_marks.items()):
+        htimes = host_marks.get(fnv(name), [])
+        if len(htimes) != len(times):
+            problems.append("mark %s: %d in the guest trace, %d host events" %
+                            (name, len(times), len(htimes)))
+        # a mark the guest reports late (switched out between marker and
+        # event) is no sample of the alignment
+        for (g, is_late), h in zip(sorted(times), sorted(htimes)):
+            if is_late:
+                late += 1
+            else:
+                errors.append((abs(g - h), g - h, name))
+    if late:
+        print("check-guest-ftrace: %d marks late by the guest's own account,"
+              " not counted" % late)
+    if len(errors) < 3 * late or not errors:
+        problems.append("%d marks on time, %d late: too few samples" %
+                        (len(errors), late))
+    if errors:
+        errors.sort()
+        worst = errors[-1]
+        print("check-guest-ftrace: %d held-out marks: largest error %.1f us "
+              "(%s, guest %+.1f us), median %.1f us; bound %.0f us" %
+              (len(errors), worst[0] / 1e3, worst[2], worst[1] / 1e3,
+               errors[len(errors) // 2][0] / 1e3, bound / 1e3))
+        for err, signed, name in errors:
+            if err > bound:
+                problems.append("mark %s lands %+.1f us from its event" %
+                                (name, signed / 1e3))
+
+    # each region's task runs inside the region
+    text = open(console, errors="replace").read()
+    for name in regions:
+        m = re.search(r"%s pid (\d+)" % re.escape(name), text)
+        begins = [ns for ns, a, c in host if a[0] == 1 and len(a) > 1 and
+                  a[1] == fnv(name)]
+        ends = [ns for ns, a, c in host if a[0] == 0 and len(a) > 1 and
+                a[1] == fnv(name)]
+        if not m or len(begins) != 1 or len(ends) != 1:
+            problems.append("region %s: pid %s, %d begins, %d ends" %
+                            (name, m.group(1) if m else "not printed",
+                             len(begins), len(ends)))
+            continue
+        pid = int(m.group(1))
+        b, e = begins[0], ends[0]
+        slices = [(t0 + round(x["ts"] * 1000),
+                   t0 + round((x["ts"] + x["dur"]) * 1000))
+                  for x in guest if x["ph"] == "X" and
+                  x["args"].get("pid") == pid]
+        if not slices:
+            problems.append("region %s: task %d has no sched_switch slice" %
+                            (name, pid))
+            continue
+        first = min(s for s, _ in slices)
+        last = max(x for _, x in slices)
+        print("check-guest-ftrace: region %s: %.3f ms on the host; task %d: "
+              "%d slices from %+.1f us after its begin to %+.1f us before "
+              "its end" % (name, (e - b) / 1e6, pid, len(slices),
+                           (first - b) / 1e3, (e - last) / 1e3))
+        if first < b - bound or last > e + bound:
+            problems.append("region %s: task %d runs outside it" %
+                            (name, pid))
+    for p in problems:
+        print("check-guest-ftrace: %s" % p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

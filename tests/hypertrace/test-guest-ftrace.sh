@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The guest's own tracing on the host's timeline: a Linux guest (-smp 2,
+# TCG) enables sched_switch in its ftrace, runs "qemu-hypertrace sync",
+# two regions of work with held-out "qemu-hypertrace mark" markers from
+# the other CPU, and a second sync, and writes its ftrace trace to a
+# second serial port.  qemu-hypertrace-regions --guest-trace puts that
+# trace on the host clock; check-guest-ftrace.py checks, from QEMU's log
+# alone, that each held-out marker lands within 50 us of its event and
+# that each region's task runs inside its region.  Then the tool's
+# refusals: no sync marker, traces of different runs, a run's trace
+# twice, a truncated trace.
+#
+# Usage: test-guest-ftrace.sh BUILD
+
+set -uo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+ht_scratch
+TOOL=(/usr/bin/python3 "$HT_REPO/scripts/qemu-hypertrace-regions")
+CHECK="$HT_REPO/tests/hypertrace/check-guest-ftrace.py"
+BOUND_US=50
+[ "$(ht_num_args)" -ge 2 ] || ht_skip "events with one argument carry no region name"
+
+guestdir="$BUILD/$HT_ARCH-softmmu/hypertrace/guest"
+make -s -C "$guestdir" > /dev/null || ht_die "building the guest command failed"
+kernel=$(ht_kernel) || ht_die "no guest kernel"
+
+# The workload: a region per task, on either CPU, while the marks come
+# from the shell on the other
+cat > guest.sh <<'EOT'
+mount -t tracefs nodev /sys/kernel/tracing || exit 1
+T=/sys/kernel/tracing
+echo 1 > $T/events/sched/sched_switch/enable
+qemu-hypertrace sync --count 5 --interval 10 || exit 1
+# under -icount, sync points all through the workload, on a client of
+# their own: the mapping is only as good as they are dense
+sync=
+if grep -q htdense /proc/cmdline; then
+    qemu-hypertrace -c 2 sync --count 100000 --interval 1 > /tmp/sync.out &
+    sync=$!
+fi
+for w in work1 work2; do
+    qemu-hypertrace run $w -- sh -c 'echo "$0 pid $$"; i=0; while [ $i -lt 4000 ]; do i=$((i+1)); done' $w &
+    work=$!
+    k=1
+    while [ $k -le 10 ]; do
+        qemu-hypertrace -c 1 mark check-$w-$k || exit 1
+        k=$((k+1))
+    done
+    wait $work
+done
+if [ -n "$sync" ]; then
+    kill $sync
+    wait $sync || exit 1
+    cat /tmp/sync.out
+fi
+qemu-hypertrace sync --count 5 --interval 10 || exit 1
+echo 0 > $T/tracing_on
+cat $T/trace > /dev/ttyS1
+EOT
+ht_initrd initrd.gz guest.sh "$guestdir/qemu-hypertrace" ||
+    ht_die "building the initramfs failed"
+
+# boot NAME SMP [QEMU ARGS...]: console NAME.txt, guest trace
+# NAME-ftrace.txt, QEMU's log NAME.log
+boot() {
+    local name=$1 smp=$2 rc=0
+    shift 2
+    ht_log "booting the guest ($name, $smp vCPUs)"
+    ht_boot "$name.txt" 300 tcg "$smp" "$kernel" initrd.gz \
+        -serial "file:$name-ftrace.txt" \
+        -device hypertrace,max-clients=3 -trace guest_hypertrace \
+        -msg timestamp=on -D "$name.log" "$@" || rc=$?
+    grep -q "guest: exit status 0" "$name.txt" ||
+        { bad "$name: the guest did not finish (QEMU status $rc): $(tail -n 5 "$name.txt" | tr '\n' '|')"; return 1; }
+}
+
+# align NAME [TOOL ARGS...]: the tool's timeline NAME.json, then the check
+align() {
+    local name=$1
+    shift
+    if ! "${TOOL[@]}" "$name.log" --guest-trace "$name-ftrace.txt" \
+            --json "$name.json" "$@" > "$name.out" 2>&1; then
+        bad "$name: qemu-hypertrace-regions failed: $(cat "$name.out")"
+        return 1
+    fi
+    grep "^guest clock" "$name.out" | sed "s/^/$name: /"
+    grep "^warning" "$name.out" | sed "s/^/$name: /"
+    /usr/bin/python3 "$CHECK" "$name.log" "$name.json" "$name.txt" \
+        "$BOUND_US" work1 work2 | sed "s/^/$name: /"
+    [ "${PIPESTATUS[0]}" = 0 ] || bad "$name: the guest trace is not where QEMU's says"
+}
+
+if boot tcg 2; then
+    align tcg
+    # what the guest trace holds, read without the tool
+    n_sync=$(grep -c "tracing_mark_write: hypertrace-sync run=" tcg-ftrace.txt)
+    n_switch=$(grep -c " sched_switch: " tcg-ftrace.txt)
+    echo "tcg: guest trace: $n_sync sync markers, $n_switch sched_switch events"
+    [ "$n_sync" = 12 ] || bad "tcg: $n_sync sync markers in the guest trace, want 12"
+    grep -q "^qemu-hypertrace: sync: 5 points of run [0-9a-f]\{16\} after a warm-up, markers in /sys/kernel/tracing/trace_marker (trace clock: " tcg.txt ||
+        bad "tcg: the guest command's sync line: $(grep 'sync:' tcg.txt | head -n 1)"
+
+    # refusals, each with its reason and no output file
+    refuse() {
+        local what=$1 want=$2 rc=0
+        shift 2
+        rm -f refused.json
+        "${TOOL[@]}" "$@" --json refused.json > refused.out 2>&1 || rc=$?
+        if [ $rc != 1 ] || ! grep -q -- "$want" refused.out || [ -e refused.json ]; then
+            bad "$what: status $rc, want 1 and '$want': $(tr '\n' '|' < refused.out)"
+        else
+            echo "refused ($what): $(grep -- "$want" refused.out | head -n 1)"
+        fi
+    }
+    grep -v "hypertrace-sync" tcg-ftrace.txt > nosync.txt
+    refuse "no sync marker" "holds no hypertrace-sync marker" \
+        tcg.log --guest-trace nosync.txt
+    # another run's guest trace: the same file with other run numbers
+    sed 's/run=[0-9a-f]\{8\}/run=00000000/' tcg-ftrace.txt > other-run.txt
+    refuse "another run" "have no run in common: the two traces come from different runs" \
+        tcg.log --guest-trace other-run.txt
+    cat tcg-ftrace.txt tcg-ftrace.txt > twice.txt
+    refuse "two traces mixed" "twice: the traces of two runs are mixed" \
+        tcg.log --guest-trace twice.txt
+    grep -v "arg1=7526767840771" tcg.log > nohost.log
+    refuse "no host sync event" "holds no sync event" \
+        nohost.log --guest-trace tcg-ftrace.txt
+    # a guest trace cut after its first sync: one pair left
+    awk '/hypertrace-sync run=.* seq=1 /{print; exit} {print}' tcg-ftrace.txt > cut.txt
+    refuse "one pair" "1 sync pair: a fit needs two or more" \
+        tcg.log --guest-trace cut.txt
+    # truncated in the middle of a line: a warning, the rest is used
+    head -c "$(( $(wc -c < tcg-ftrace.txt) - 40 ))" tcg-ftrace.txt > trunc.txt
+    if "${TOOL[@]}" tcg.log --guest-trace trunc.txt > trunc.out 2>&1 &&
+       grep -q "ends in the middle of line [0-9]* (truncated?)" trunc.out &&
+       grep -q "holds [0-9]* of the [0-9]* events its header announces" trunc.out; then
+        echo "truncated: $(grep -c '^warning' trunc.out) warnings, timeline made"
+    else
+        bad "truncated guest trace: $(tr '\n' '|' < trunc.out)"
+    fi
+fi
+
+exit $fail

@@ -209,22 +209,26 @@ static void trace_clock(const char *marker, char *buf, size_t len)
     fclose(f);
 }
 
-/* A run number no other sync session shares */
+/*
+ * A run number no other sync session shares: the clocks and the pid,
+ * mixed (splitmix64).  Not /dev/urandom: early in a boot, before the
+ * kernel's random pool is ready, its first read costs more than a second
+ * of entropy gathering under TCG.
+ */
 static uint64_t new_run(void)
 {
-    uint64_t run = 0;
-    struct timespec now;
-    FILE *f = fopen("/dev/urandom", "r");
+    struct timespec mono, real;
+    uint64_t z;
 
-    if (!f || fread(&run, sizeof(run), 1, f) != 1) {
-        clock_gettime(CLOCK_REALTIME, &now);
-        run = ((uint64_t)now.tv_sec << 32) ^ now.tv_nsec ^
-              ((uint64_t)getpid() << 16);
-    }
-    if (f) {
-        fclose(f);
-    }
-    return run;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    z = (uint64_t)mono.tv_sec * 1000000000u + mono.tv_nsec;
+    z ^= ((uint64_t)real.tv_sec << 30) ^ real.tv_nsec ^
+         ((uint64_t)getpid() << 42);
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
 }
 
 /*

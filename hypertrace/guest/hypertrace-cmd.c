@@ -63,7 +63,10 @@ static void help(void)
           "(QEMU_HYPERTRACE_BASE names them).\n"
           "\n"
           "  begin NAME    open region NAME: arg1=1, arg2=the number of NAME\n"
-          "  end NAME      close it: arg1=0, arg2=the number of NAME\n"
+          "                (and, when the guest's ftrace is mounted, the marker\n"
+          "                \"hypertrace-begin client=C id=ID NAME\" just before)\n"
+          "  end NAME      close it: arg1=0, arg2=the number of NAME (marker\n"
+          "                \"hypertrace-end ...\")\n"
           "  emit ARG...   one event with these arguments (decimal or 0x hex)\n"
           "  run NAME COMMAND...\n"
           "                begin NAME, run COMMAND and wait for it, end NAME;\n"
@@ -145,6 +148,34 @@ static void emit(uint64_t client, uint64_t *data, uint64_t nargs,
         data[i - 1] = args[i];
     }
     qemu_hypertrace(client, args[0]);
+}
+
+static void late_marker(const char *text);
+
+/*
+ * A region's begin or end: when the guest's ftrace is there, the marker
+ * "hypertrace-begin client=C id=ID NAME" (or -end) first, so that the
+ * guest's trace has the boundary too, at the same instant as the event
+ */
+static void emit_boundary(uint64_t client, uint64_t *data, uint64_t nargs,
+                          const uint64_t *args, const char *name)
+{
+    const char *kind = args[0] ? "begin" : "end";
+    char text[512];
+    uint64_t i;
+    int r;
+
+    for (i = 1; i < nargs; i++) {
+        data[i - 1] = args[i];
+    }
+    snprintf(text, sizeof(text), "hypertrace-%s client=%" PRIu64 " id=%016"
+             PRIx64 " %s\n", kind, client, args[1], name);
+    r = qemu_hypertrace_mark(client, args[0], text);
+    if (r == QEMU_HYPERTRACE_MARK_LATE) {
+        snprintf(text, sizeof(text), "hypertrace-late %s client=%" PRIu64
+                 " id=%016" PRIx64 "\n", kind, client, args[1]);
+        late_marker(text);
+    }
 }
 
 /*
@@ -445,15 +476,15 @@ int main(int argc, char **argv)
     if (!strcmp(argv[0], "mark")) {
         char text[512];
         uint64_t id = name_id(argv[1]);
+        int r;
 
         snprintf(text, sizeof(text), "hypertrace-mark id=%016" PRIx64 " %s\n",
                  id, argv[1]);
         if (nargs >= 2) {
             data[0] = id;
         }
-        int r = qemu_hypertrace_mark(client, (uint64_t)QEMU_HYPERTRACE_MARK_TAG
-                                     << 32 | (uint32_t)id, text);
-
+        r = qemu_hypertrace_mark(client, (uint64_t)QEMU_HYPERTRACE_MARK_TAG
+                                 << 32 | (uint32_t)id, text);
         if (r == QEMU_HYPERTRACE_MARK_LATE) {
             snprintf(text, sizeof(text), "hypertrace-late id=%016" PRIx64
                      "\n", id);
@@ -469,12 +500,17 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    emit(client, data, nargs, args);
+    if (strcmp(argv[0], "emit")) {
+        /* begin, end, run: region boundaries, marked in ftrace too */
+        emit_boundary(client, data, nargs, args, argv[1]);
+    } else {
+        emit(client, data, nargs, args);
+    }
     if (command) {
         int status = run(command);
 
         args[0] = 0;
-        emit(client, data, nargs, args);
+        emit_boundary(client, data, nargs, args, argv[1]);
         return status;
     }
     return 0;

@@ -542,9 +542,25 @@ static long switches(void)
     return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
+}
+
+/*
+ * Longer than this between the marker and its event, and the two are not
+ * one instant any more (under TCG a pair takes about 10 us; a host that
+ * deschedules the vCPU in between stretches it on both clocks)
+ */
+#define MARK_SLACK_NS 100000
+
 int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
 {
     size_t len = strlen(text);
+    uint64_t t0 = 0;
     int fd, err = ENOENT;
     long before = -1;
     ssize_t n = -1;
@@ -556,6 +572,7 @@ int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
     fd = marker_fd();
     if (fd >= 0) {
         before = switches();
+        t0 = mono_ns();
         /* the marker's timestamp is taken in this call... */
         n = write(fd, text, len);
         err = n < 0 ? errno : EIO;
@@ -564,7 +581,8 @@ int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
     qemu_hypertrace(client, arg1);
     if (n == (ssize_t)len) {
         /* a preemption on the way back from write() parts the two */
-        return before >= 0 && switches() != before ?
+        return mono_ns() - t0 > MARK_SLACK_NS ||
+               (before >= 0 && switches() != before) ?
                QEMU_HYPERTRACE_MARK_LATE : 1;
     }
     errno = err;
@@ -574,14 +592,12 @@ int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
 int qemu_hypertrace_sync(uint64_t client, uint64_t run, uint32_t seq)
 {
     uint64_t *data = qemu_hypertrace_data(client), mono;
-    struct timespec now;
     char text[96];
 
     if (!data) {
         return -1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    mono = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
+    mono = mono_ns();
     snprintf(text, sizeof(text), "hypertrace-sync run=%016" PRIx64
              " seq=%" PRIu32 " mono=%" PRIu64 "\n", run, seq, mono);
     if (ht.num_args >= 2) {

@@ -103,7 +103,8 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1);
  *
  * Returns: 1 when the marker was written; QEMU_HYPERTRACE_MARK_LATE when
  * it was, but the thread was switched out between the marker and the
- * event, so that the two are apart by however long it waited; 0 when the
+ * event, or more than 100 us of CLOCK_MONOTONIC passed between them, so
+ * that the two are not one instant; 0 when the
  * marker was not written (no tracefs mounted, or ftrace refused it: errno
  * says why), the event being emitted all the same; -1 with errno EINVAL,
  * and no event, when @client is out of range or init has not succeeded.

@@ -15,6 +15,9 @@ trace has it.
 With --same-regions, it checks that every guest event of a recorded run
 falls in the same region in a replay of it.
 
+BOUND_US "-" measures the marks without holding them to a bound; the
+tasks are then held to their regions within 50 us.
+
 Usage: check-guest-ftrace.py QEMU_LOG TIMELINE.json CONSOLE BOUND_US REGION...
        check-guest-ftrace.py --same-regions RECORD.json REPLAY.json
 """
@@ -96,7 +99,9 @@ def main():
         return same_regions(sys.argv[2], sys.argv[3])
     log, timeline, console, bound = sys.argv[1:5]
     regions = sys.argv[5:]
-    bound = float(bound) * 1000
+    # "-": the marks are measured, not held to a bound (the regions are)
+    marks_bound = None if bound == "-" else float(bound) * 1000
+    bound = marks_bound or 50000
     host = host_events(log)
     doc = json.load(open(timeline))
     t0 = doc["otherData"]["host_t0_ns"]
@@ -138,18 +143,20 @@ def main():
     if late:
         print("check-guest-ftrace: %d marks late by the guest's own account,"
               " not counted" % late)
-    if len(errors) < 3 * late or not errors:
-        problems.append("%d marks on time, %d late: too few samples" %
-                        (len(errors), late))
+    if len(errors) < 8:
+        problems.append("%d marks on time, %d late: too few samples (8 or "
+                        "more wanted)" % (len(errors), late))
     if errors:
         errors.sort()
         worst = errors[-1]
         print("check-guest-ftrace: %d held-out marks: largest error %.1f us "
-              "(%s, guest %+.1f us), median %.1f us; bound %.0f us" %
+              "(%s, guest %+.1f us), median %.1f us; %s" %
               (len(errors), worst[0] / 1e3, worst[2], worst[1] / 1e3,
-               errors[len(errors) // 2][0] / 1e3, bound / 1e3))
+               errors[len(errors) // 2][0] / 1e3,
+               "bound %.0f us" % (marks_bound / 1e3) if marks_bound
+               else "measured only"))
         for err, signed, name in errors:
-            if err > bound:
+            if marks_bound and err > marks_bound:
                 problems.append("mark %s lands %+.1f us from its event" %
                                 (name, signed / 1e3))
 

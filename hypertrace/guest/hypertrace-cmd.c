@@ -26,6 +26,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
@@ -63,7 +64,8 @@ static void help(void)
           "(QEMU_HYPERTRACE_BASE names them).\n"
           "\n"
           "  begin NAME    open region NAME: arg1=1, arg2=the number of NAME\n"
-          "                (and, when the guest's ftrace is mounted, the marker\n"
+          "                (and in system mode, with the guest's ftrace mounted,\n"
+          "                the marker\n"
           "                \"hypertrace-begin client=C id=ID NAME\" just before)\n"
           "  end NAME      close it: arg1=0, arg2=the number of NAME (marker\n"
           "                \"hypertrace-end ...\")\n"
@@ -151,6 +153,12 @@ static void emit(uint64_t client, uint64_t *data, uint64_t nargs,
 }
 
 static void late_marker(const char *text);
+
+#ifdef QEMU_HYPERTRACE_SYSTEM
+static const bool marks_boundaries = true;
+#else
+static const bool marks_boundaries;
+#endif
 
 /*
  * A region's begin or end: when the guest's ftrace is there, the marker
@@ -500,8 +508,11 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    if (strcmp(argv[0], "emit")) {
-        /* begin, end, run: region boundaries, marked in ftrace too */
+    /*
+     * begin, end, run: region boundaries, marked in the guest's ftrace too
+     * in system mode (in user mode the ftrace there is the host's)
+     */
+    if (strcmp(argv[0], "emit") && marks_boundaries) {
         emit_boundary(client, data, nargs, args, argv[1]);
     } else {
         emit(client, data, nargs, args);
@@ -510,7 +521,11 @@ int main(int argc, char **argv)
         int status = run(command);
 
         args[0] = 0;
-        emit_boundary(client, data, nargs, args, argv[1]);
+        if (marks_boundaries) {
+            emit_boundary(client, data, nargs, args, argv[1]);
+        } else {
+            emit(client, data, nargs, args);
+        }
         return status;
     }
     return 0;

@@ -93,8 +93,25 @@ align() {
     [ "${PIPESTATUS[0]}" = 0 ] || bad "$name: the guest trace is not where QEMU's says"
 }
 
-if boot tcg 2; then
+if boot tcg 2 -trace serial_write; then
     align tcg
+    # QEMU's own events on the same timeline: every serial_write of the log
+    n_log=$(grep -c " serial_write " tcg.log)
+    if "${TOOL[@]}" tcg.log --guest-trace tcg-ftrace.txt \
+            --qemu-events 'serial_w*' --json qemu.json > qemu.out 2>&1; then
+        n_json=$(/usr/bin/python3 -c 'import json, sys
+print(sum(1 for e in json.load(open(sys.argv[1]))["traceEvents"]
+          if e.get("cat") == "qemu" and e["name"] == "serial_write"))' qemu.json)
+        echo "tcg: QEMU events: $n_log serial_write lines in the log, $n_json on the timeline; $(grep '^QEMU events' qemu.out)"
+        [ "$n_log" -gt 0 ] && [ "$n_json" = "$n_log" ] &&
+            grep -q "^QEMU events: serial_write $n_log$" qemu.out ||
+            bad "tcg: --qemu-events: $n_json of $n_log serial_write events"
+    else
+        bad "tcg: --qemu-events failed: $(cat qemu.out)"
+    fi
+    "${TOOL[@]}" tcg.log --guest-trace tcg-ftrace.txt --qemu-events nosuch > nosuch.out 2>&1
+    grep -q "warning: no event of tcg.log matches --qemu-events nosuch" nosuch.out ||
+        bad "tcg: --qemu-events with no match: $(cat nosuch.out)"
     # what the guest trace holds, read without the tool
     n_sync=$(grep -c "tracing_mark_write: hypertrace-sync run=" tcg-ftrace.txt)
     n_switch=$(grep -c " sched_switch: " tcg-ftrace.txt)

@@ -69,7 +69,10 @@ def region_of(doc):
                if e.get("cat") == "hypertrace" and e["ph"] == "X"]
     out = {}
     for e in doc["traceEvents"]:
-        if e.get("cat") != "guest":
+        # a boundary's own marker is the region's edge: in or out is a
+        # matter of rounding
+        if e.get("cat") != "guest" or e["name"].startswith(("begin ",
+                                                             "end ")):
             continue
         ns = t0 + round(e["ts"] * 1000)
         inside = [n for b, x, n in regions if b <= ns <= x]

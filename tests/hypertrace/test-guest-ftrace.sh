@@ -132,6 +132,41 @@ if boot tcg 2; then
     awk '/hypertrace-sync run=.* seq=1 /{print; exit} {print}' tcg-ftrace.txt > cut.txt
     refuse "one pair" "1 sync pair: a fit needs two or more" \
         tcg.log --guest-trace cut.txt
+    # the same trace as "trace-cmd report" prints it (sched_switch as
+    # "prev:pid [prio] state ==> next:pid [prio]", markers as "print:"
+    # events): the same fit
+    /usr/bin/python3 - tcg-ftrace.txt > report.txt <<'PY'
+import re, sys
+print("cpus=2")
+for line in open(sys.argv[1]):
+    m = re.match(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+(\d+\.\d+): (\w+): (.*)$",
+                 line.rstrip("\n"))
+    if not m:
+        continue
+    task, pid, cpu, ts, ev, det = m.groups()
+    head = "%16s-%-5s [%s] %s: " % (task, pid, cpu, ts)
+    if ev == "tracing_mark_write":
+        print(head + "print:                tracing_mark_write: " + det)
+    elif ev == "sched_switch":
+        d = re.search(r"prev_comm=(.*?) prev_pid=(\d+) prev_prio=(\d+) "
+                      r"prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+) "
+                      r"next_prio=(\d+)", det)
+        print(head + "sched_switch:         %s:%s [%s] %s ==> %s:%s [%s]" %
+              d.groups())
+PY
+    "${TOOL[@]}" tcg.log --guest-trace report.txt --json report.json > report.out 2>&1
+    slices() {
+        /usr/bin/python3 -c 'import json, sys
+print(sum(1 for e in json.load(open(sys.argv[1]))["traceEvents"]
+          if e.get("cat") == "guest" and e["ph"] == "X"))' "$1"
+    }
+    n_slices=$(slices tcg.json)
+    if [ "$(grep '^guest clock' report.out)" = "$(grep '^guest clock' tcg.out)" ] &&
+       [ "$n_slices" -gt 0 ] && [ "$(slices report.json)" = "$n_slices" ]; then
+        echo "trace-cmd report: the same fit and the same $n_slices task slices"
+    else
+        bad "trace-cmd report format: $(head -c 300 report.out)"
+    fi
     # a marker whose number has no host event: left out, with a warning
     awk '{print} /hypertrace-sync run=.* seq=3 / && !done {sub(/seq=3 /, "seq=99 "); print; done=1}' \
         tcg-ftrace.txt > extra.txt

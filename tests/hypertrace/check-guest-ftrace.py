@@ -193,8 +193,17 @@ def main():
               "its end" % (name, (e - b) / 1e6, pid, len(slices),
                            (first - b) / 1e3, (e - last) / 1e3))
         if first < b - bound or last > e + bound:
-            problems.append("region %s: task %d runs outside it" %
-                            (name, pid))
+            out = [x for x in guest if x["ph"] == "X" and
+                   x["args"].get("pid") == pid and
+                   (t0 + round(x["ts"] * 1000) < b - bound or
+                    t0 + round((x["ts"] + x["dur"]) * 1000) > e + bound)]
+            problems.append("region %s: task %d runs outside it: %s" %
+                            (name, pid, "; ".join(
+                                "slice on tid %d from %+.1f us to %+.1f us "
+                                "of the region's begin (guest ts %s)" %
+                                (x["tid"], (t0 + x["ts"] * 1000 - b) / 1e3,
+                                 (t0 + (x["ts"] + x["dur"]) * 1000 - b) / 1e3,
+                                 x["args"].get("guest_ts")) for x in out[:3])))
     for p in problems:
         print("check-guest-ftrace: %s" % p)
     return 1 if problems else 0

@@ -140,15 +140,21 @@ static uint64_t name_id(const char *name)
     return h;
 }
 
-/* One event: args[1..] into the client's data slot, then args[0] */
-static void emit(uint64_t client, uint64_t *data, uint64_t nargs,
-                 const uint64_t *args)
+/* args[1..] into the client's data slot */
+static void fill_slot(uint64_t *data, uint64_t nargs, const uint64_t *args)
 {
     uint64_t i;
 
     for (i = 1; i < nargs; i++) {
         data[i - 1] = args[i];
     }
+}
+
+/* One event: the slot, then args[0] */
+static void emit(uint64_t client, uint64_t *data, uint64_t nargs,
+                 const uint64_t *args)
+{
+    fill_slot(data, nargs, args);
     qemu_hypertrace(client, args[0]);
 }
 
@@ -170,12 +176,9 @@ static void emit_boundary(uint64_t client, uint64_t *data, uint64_t nargs,
 {
     const char *kind = args[0] ? "begin" : "end";
     char text[512];
-    uint64_t i;
     int r;
 
-    for (i = 1; i < nargs; i++) {
-        data[i - 1] = args[i];
-    }
+    fill_slot(data, nargs, args);
     snprintf(text, sizeof(text), "hypertrace-%s client=%" PRIu64 " id=%016"
              PRIx64 " %s\n", kind, client, args[1], name);
     r = qemu_hypertrace_mark(client, args[0], text);

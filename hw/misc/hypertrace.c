@@ -13,6 +13,7 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "qapi/qapi-events-hypertrace.h"
 #include "hw/core/cpu.h"
@@ -21,6 +22,7 @@
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "hypertrace/hypertrace.h"
+#include "trace.h"
 
 #define TYPE_HYPERTRACE "hypertrace"
 OBJECT_DECLARE_SIMPLE_TYPE(HypertraceState, HYPERTRACE)
@@ -102,15 +104,26 @@ static uint64_t hypertrace_ctrl_read(void *opaque, hwaddr addr, unsigned size)
 /*
  * The event path: no device state is written here, only the client's data
  * slot is read.
+ *
+ * hypertrace_event_clock, when enabled, follows each event with QEMU's
+ * virtual clock at the store.  The trace backends stamp events with the
+ * host's clock, while the guest's clocks follow the virtual one; under
+ * -icount the two drift apart at the pace of translation and I/O, and
+ * only a point known on both lets a tool put the guest's own trace on
+ * the host's timeline.
  */
 static void hypertrace_ctrl_write(void *opaque, hwaddr addr, uint64_t val,
                                   unsigned size)
 {
     HypertraceState *s = opaque;
+    int cpu = current_cpu ? current_cpu->cpu_index : -1;
 
-    hypertrace_control_store(&s->layout, s->data_ptr, __func__,
-                             current_cpu ? current_cpu->cpu_index : -1,
-                             addr, size, val);
+    if (hypertrace_control_store(&s->layout, s->data_ptr, __func__, cpu,
+                                 addr, size, val) &&
+        trace_event_get_state_backends(TRACE_HYPERTRACE_EVENT_CLOCK)) {
+        trace_hypertrace_event_clock(cpu, addr >> s->layout.stride_shift,
+                                     qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    }
 }
 
 static const MemoryRegionOps hypertrace_ctrl_ops = {

@@ -10,7 +10,9 @@
 # alone, that each held-out marker lands within 50 us of its event and
 # that each region's task runs inside its region.  Then the tool's
 # refusals: no sync marker, traces of different runs, a run's trace
-# twice, a truncated trace.
+# twice, a truncated trace.  The same checks under -icount and on a
+# recorded run and its replay, where the tool maps through QEMU's virtual
+# clock (hypertrace_event_clock).
 #
 # Usage: test-guest-ftrace.sh BUILD
 
@@ -34,13 +36,6 @@ mount -t tracefs nodev /sys/kernel/tracing || exit 1
 T=/sys/kernel/tracing
 echo 1 > $T/events/sched/sched_switch/enable
 qemu-hypertrace sync --count 5 --interval 10 || exit 1
-# under -icount, sync points all through the workload, on a client of
-# their own: the mapping is only as good as they are dense
-sync=
-if grep -q htdense /proc/cmdline; then
-    qemu-hypertrace -c 2 sync --count 100000 --interval 1 > /tmp/sync.out &
-    sync=$!
-fi
 for w in work1 work2; do
     qemu-hypertrace run $w -- sh -c 'echo "$0 pid $$"; i=0; while [ $i -lt 4000 ]; do i=$((i+1)); done' $w &
     work=$!
@@ -51,11 +46,6 @@ for w in work1 work2; do
     done
     wait $work
 done
-if [ -n "$sync" ]; then
-    kill $sync
-    wait $sync || exit 1
-    cat /tmp/sync.out
-fi
 qemu-hypertrace sync --count 5 --interval 10 || exit 1
 echo 0 > $T/tracing_on
 cat $T/trace > /dev/ttyS1
@@ -86,7 +76,7 @@ align() {
         bad "$name: qemu-hypertrace-regions failed: $(cat "$name.out")"
         return 1
     fi
-    grep "^guest clock" "$name.out" | sed "s/^/$name: /"
+    grep "^guest clock\|^host clock" "$name.out" | sed "s/^/$name: /"
     grep "^warning" "$name.out" | sed "s/^/$name: /"
     /usr/bin/python3 "$CHECK" "$name.log" "$name.json" "$name.txt" \
         "$BOUND_US" work1 work2 | sed "s/^/$name: /"
@@ -187,17 +177,34 @@ print(sum(1 for e in json.load(open(sys.argv[1]))["traceEvents"]
     fi
 fi
 
-# -icount: the guest's clock counts instructions, the host's runs at the
-# speed QEMU happens to run them, so the pairs are not on one line and
-# the mapping is piecewise between them.  The region boundaries, marked
-# in the guest's trace as well, keep each task inside its region; the
-# held-out marks are measured, not held to 50 us (they are off by
-# milliseconds: the user guide says why)
+# -icount: the guest's clocks count instructions, the host's runs at the
+# speed QEMU happens to execute them, so the sync pairs lie on no line on
+# the host clock.  With hypertrace_event_clock QEMU records its virtual
+# clock, which the guest's follow, at each event: the tool fits the
+# guest's clock onto it and maps it onto the host's through every event,
+# and the held-out marks are held to the same bound as under TCG
 printf 'work1\nwork2\n' > names.txt
 # (and QEMU's own events on the timeline: a chatty one, which would
 # hold up the log's timestamps in the TCG run)
-if HT_APPEND="$HT_APPEND htdense" boot icount 2 -icount shift=auto -trace serial_write; then
-    BOUND_US=- align icount --names names.txt
+if boot icount 2 -icount shift=auto -trace hypertrace_event_clock \
+        -trace serial_write; then
+    align icount --names names.txt
+    grep -q "^guest clock: virtual = a \* guest + b" icount.out &&
+        grep -q "^host clock: from the virtual clock through [0-9]* events" icount.out ||
+        bad "icount: the tool did not map through the virtual clock: $(tr '\n' '|' < icount.out)"
+    # the same trace without the virtual clock: the tool maps piecewise
+    # between the pairs, says what would do better, and the marks are
+    # off by far more (measured only)
+    grep -v " hypertrace_event_clock " icount.log > noclock.log
+    if "${TOOL[@]}" noclock.log --guest-trace icount-ftrace.txt \
+            --json noclock.json > noclock.out 2>&1 &&
+       grep -q "^guest clock: host = a \* guest + b" noclock.out &&
+       grep -q "^note: .*with -trace hypertrace_event_clock" noclock.out; then
+        /usr/bin/python3 "$CHECK" noclock.log noclock.json icount.txt - \
+            work1 work2 | grep "held-out" | sed "s/^/icount without the virtual clock: /"
+    else
+        bad "icount without hypertrace_event_clock: $(tr '\n' '|' < noclock.out)"
+    fi
     # QEMU's own events on the same timeline: every serial_write of the log
     n_log=$(grep -c " serial_write " icount.log)
     if "${TOOL[@]}" icount.log --guest-trace icount-ftrace.txt \
@@ -220,10 +227,12 @@ fi
 # A recorded run and its replay: the guest runs the same instructions
 # again, so its trace is the same, and each of its events falls in the
 # same region on the replay's host clock.  (QEMU records one vCPU only.)
-if HT_APPEND="$HT_APPEND htdense" boot record 1 -icount shift=auto,rr=record,rrfile=rr.bin &&
-   BOUND_US=- align record --names names.txt &&
-   HT_APPEND="$HT_APPEND htdense" boot replay 1 -icount shift=auto,rr=replay,rrfile=rr.bin &&
-   BOUND_US=- align replay --names names.txt; then
+if boot record 1 -icount shift=auto,rr=record,rrfile=rr.bin \
+        -trace hypertrace_event_clock &&
+   align record --names names.txt &&
+   boot replay 1 -icount shift=auto,rr=replay,rrfile=rr.bin \
+        -trace hypertrace_event_clock &&
+   align replay --names names.txt; then
     cmp -s record-ftrace.txt replay-ftrace.txt ||
         bad "replay: the guest's trace differs from the recording's"
     /usr/bin/python3 "$CHECK" --same-regions record.json replay.json |

@@ -187,8 +187,21 @@ printf 'work1\nwork2\n' > names.txt
 # (and QEMU's own events on the timeline: a chatty one, which would
 # hold up the log's timestamps in the TCG run)
 if boot icount 2 -icount shift=auto -trace hypertrace_event_clock \
-        -trace serial_write; then
+        -trace serial_write -trace file=icount.simple; then
     align icount --names names.txt
+    # the simple backend recorded the same events: the same virtual
+    # clock values, so the same fit of the guest's clock (the tool from
+    # QEMU's scripts directory, where it finds simpletrace.py)
+    if /usr/bin/python3 "$HT_TREE/scripts/qemu-hypertrace-regions" \
+            icount.simple --events "$BUILD/trace/trace-events-all" \
+            --guest-trace icount-ftrace.txt > simple.out 2>&1 &&
+       [ "$(grep '^guest clock' simple.out)" = "$(grep '^guest clock' icount.out)" ] &&
+       [ "$(grep -o '^host clock: from the virtual clock through [0-9]* events' simple.out)" = \
+         "$(grep -o '^host clock: from the virtual clock through [0-9]* events' icount.out)" ]; then
+        echo "icount: simple backend: the same fit and $(grep -o 'through [0-9]* events' simple.out)"
+    else
+        bad "icount: simple backend: $(tr '\n' '|' < simple.out)"
+    fi
     grep -q "^guest clock: virtual = a \* guest + b" icount.out &&
         grep -q "^host clock: from the virtual clock through [0-9]* events" icount.out ||
         bad "icount: the tool did not map through the virtual clock: $(tr '\n' '|' < icount.out)"

@@ -375,6 +375,18 @@ static int sync_points(uint64_t client, int argc, char **argv)
                " after a warm-up%s, markers in %s (trace clock: %s)\n",
                done - 1, run, sync_stop ? " (stopped by a signal)" : "",
                marker, clock_name);
+        /*
+         * Linux picks "global" by itself when it finds its sched_clock
+         * unstable (under TCG with several vCPUs it marks the TSC so):
+         * each CPU's clock is then filtered on its own and may lag the
+         * others by up to a tick, which no fit can undo.
+         */
+        if (!strcmp(clock_name, "global")) {
+            printf("qemu-hypertrace: sync: note: with the global trace"
+                   " clock, events of different CPUs may be up to a tick"
+                   " apart from where they happened; \"echo mono >"
+                   " trace_clock\" in tracefs gives them one clock\n");
+        }
         return 0;
     }
     if (!marker) {

@@ -32,8 +32,19 @@ kernel=$(ht_kernel) || ht_die "no guest kernel"
 # The workload: a region per task, on either CPU, while the marks come
 # from the shell on the other
 cat > guest.sh <<'EOT'
+# before tracefs is mounted: events without markers
+qemu-hypertrace sync --count 2 --interval 1 || exit 1
 mount -t tracefs nodev /sys/kernel/tracing || exit 1
 T=/sys/kernel/tracing
+# Under TCG with two vCPUs Linux finds its TSCs unsynchronized and its
+# sched_clock unstable, and makes "global" the trace clock: each CPU's
+# clock is then filtered on its own, and an event may be stamped up to a
+# tick away from the others (a begin marker 1.1 ms early, here).  "mono"
+# is one clock for all CPUs.  The guest command notes that; a sync with
+# the default clock shows it (switching the clock empties the buffer)
+qemu-hypertrace sync --count 1 --interval 1 > /tmp/default-clock.out || exit 1
+cat /tmp/default-clock.out
+echo mono > $T/trace_clock
 echo 1 > $T/events/sched/sched_switch/enable
 qemu-hypertrace sync --count 5 --interval 10 || exit 1
 for w in work1 work2; do
@@ -79,7 +90,7 @@ align() {
     grep "^guest clock\|^host clock" "$name.out" | sed "s/^/$name: /"
     grep "^warning" "$name.out" | sed "s/^/$name: /"
     /usr/bin/python3 "$CHECK" "$name.log" "$name.json" "$name.txt" \
-        "$BOUND_US" work1 work2 | sed "s/^/$name: /"
+        "$name-ftrace.txt" "$BOUND_US" work1 work2 | sed "s/^/$name: /"
     [ "${PIPESTATUS[0]}" = 0 ] || bad "$name: the guest trace is not where QEMU's says"
 }
 
@@ -90,8 +101,27 @@ if boot tcg 2; then
     n_switch=$(grep -c " sched_switch: " tcg-ftrace.txt)
     echo "tcg: guest trace: $n_sync sync markers, $n_switch sched_switch events"
     [ "$n_sync" = 12 ] || bad "tcg: $n_sync sync markers in the guest trace, want 12"
-    grep -q "^qemu-hypertrace: sync: 5 points of run [0-9a-f]\{16\} after a warm-up, markers in /sys/kernel/tracing/trace_marker (trace clock: " tcg.txt ||
-        bad "tcg: the guest command's sync line: $(grep 'sync:' tcg.txt | head -n 1)"
+    # the sync before tracefs was mounted: said so, and its events (the
+    # warm-up point and 2) carry the guest's CLOCK_MONOTONIC, ascending
+    run=$(sed -n 's/^qemu-hypertrace: sync: 3 events of run \([0-9a-f]\{16\}\) without markers: the guest has no ftrace trace_marker .*/\1/p' tcg.txt)
+    monos=$(sed -n "s/.* guest_hypertrace cpu=[0-9]* arg1=[0-9]* arg2=0x$run arg3=0x\([0-9a-f]*\) .*/\1/p" tcg.log)
+    if [ -n "$run" ] && [ "$(echo "$monos" | wc -l)" = 3 ] &&
+       [ "$(printf '%d\n' $(printf '0x%s ' $monos) | sort -n -c 2>&1)" = "" ] &&
+       [ "$(printf '%d\n' "0x$(echo "$monos" | head -n 1)")" -gt 0 ]; then
+        echo "tcg: sync without tracefs: run $run, 3 events, CLOCK_MONOTONIC $(printf '%d ' $(printf '0x%s ' $monos))"
+    else
+        bad "tcg: sync without tracefs: run '$run', arg3 '$monos': $(grep 'sync:' tcg.txt | head -n 1)"
+    fi
+    grep -q "^qemu-hypertrace: sync: 5 points of run [0-9a-f]\{16\} after a warm-up, markers in /sys/kernel/tracing/trace_marker (trace clock: mono)" tcg.txt ||
+        bad "tcg: the guest command's sync line: $(grep 'sync: 5' tcg.txt | head -n 1)"
+    # the guest's default clock: the note comes with "global" only
+    default=$(tr -d '\r' < tcg.txt | sed -n 's/^qemu-hypertrace: sync: 1 points of run .*(trace clock: \(.*\))$/\1/p')
+    notes=$(grep -c "^qemu-hypertrace: sync: note: with the global trace clock, events of different CPUs may be up to a tick apart" tcg.txt)
+    echo "tcg: the guest's default trace clock: $default; $notes note(s)"
+    case $default/$notes in
+    global/1|local/0) ;;
+    *) bad "tcg: default trace clock '$default' with $notes notes" ;;
+    esac
 
     # refusals, each with its reason and no output file
     refuse() {
@@ -213,7 +243,8 @@ if boot icount 2 -icount shift=auto -trace hypertrace_event_clock \
             --json noclock.json > noclock.out 2>&1 &&
        grep -q "^guest clock: host = a \* guest + b" noclock.out &&
        grep -q "^note: .*with -trace hypertrace_event_clock" noclock.out; then
-        /usr/bin/python3 "$CHECK" noclock.log noclock.json icount.txt - \
+        /usr/bin/python3 "$CHECK" noclock.log noclock.json icount.txt \
+            icount-ftrace.txt - \
             work1 work2 | grep "held-out" | sed "s/^/icount without the virtual clock: /"
     else
         bad "icount without hypertrace_event_clock: $(tr '\n' '|' < noclock.out)"

@@ -97,62 +97,43 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)
     stq_le_p(buf + HYPERTRACE_CFG_CTRL_BAR, layout->ctrl_bar);
 }
 
-/* Argument i (0-based) of the data slot: event argument i + 2 */
-#define SLOT(i) ldq_le_p(slot + 8 * (i))
-
-void hypertrace_event_args(uint64_t *args, uint64_t arg1, const uint8_t *slot)
-{
-    int i;
-
-    args[0] = arg1;
-    for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {
-        args[i] = SLOT(i - 1);
-    }
-}
-
-static void hypertrace_emit(int cpu, uint64_t client, uint64_t arg1,
-                            const uint8_t *slot)
-{
-    if (!trace_event_get_state_backends(TRACE_GUEST_HYPERTRACE)) {
-        return;
-    }
+/* arg1 .. argN of @ev, in the order the trace events take them */
 #if CONFIG_HYPERTRACE_ARGS == 1
-    trace_guest_hypertrace(cpu, arg1, client);
+#define EVENT_ARGS(ev) (ev)->args[0]
 #elif CONFIG_HYPERTRACE_ARGS == 2
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1]
 #elif CONFIG_HYPERTRACE_ARGS == 3
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2]
 #elif CONFIG_HYPERTRACE_ARGS == 4
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
+    (ev)->args[3]
 #elif CONFIG_HYPERTRACE_ARGS == 5
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
+    (ev)->args[3], (ev)->args[4]
 #elif CONFIG_HYPERTRACE_ARGS == 6
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4), client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
+    (ev)->args[3], (ev)->args[4], (ev)->args[5]
 #elif CONFIG_HYPERTRACE_ARGS == 7
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4), SLOT(5), client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
+    (ev)->args[3], (ev)->args[4], (ev)->args[5], (ev)->args[6]
 #else
-    trace_guest_hypertrace(cpu, arg1, SLOT(0), SLOT(1), SLOT(2), SLOT(3),
-                           SLOT(4), SLOT(5), SLOT(6), client);
+#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
+    (ev)->args[3], (ev)->args[4], (ev)->args[5], (ev)->args[6], \
+    (ev)->args[7]
 #endif
-}
 
 /*
- * TCG plugins get every event, enabled in the trace or not, in the
- * emitting vCPU's thread (current_cpu: the device's MMIO handler and
- * linux-user's store hook both run there).
+ * guest_hypertrace_clock is guest_hypertrace with QEMU's virtual clock at
+ * the store.  tracetool takes 10 arguments: with 8 guest arguments there
+ * is no room for the vCPU index as well.
  */
-static void hypertrace_plugins(uint64_t client, uint64_t arg1,
-                               const uint8_t *slot)
-{
-    uint64_t args[CONFIG_HYPERTRACE_ARGS];
-
-    hypertrace_event_args(args, arg1, slot);
-    qemu_plugin_vcpu_hypertrace_cb(current_cpu, client, args,
-                                   CONFIG_HYPERTRACE_ARGS);
-}
+#if CONFIG_HYPERTRACE_ARGS < 8
+#define trace_hypertrace_clock(ev, clock) \
+    trace_guest_hypertrace_clock((ev)->cpu, EVENT_ARGS(ev), (ev)->client, clock)
+#else
+#define trace_hypertrace_clock(ev, clock) \
+    trace_guest_hypertrace_clock(EVENT_ARGS(ev), (ev)->client, clock)
+#endif
 
 /*
  * A guest store wider than 8 bytes, or not aligned to its size, reaches a
@@ -170,9 +151,10 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                               uint64_t offset, unsigned size, uint64_t val)
 {
     uint64_t client = offset >> layout->stride_shift;
-    bool tail = false;
+    bool tail = false, trace, clock, plugins;
     const uint8_t *slot;
-    uint64_t arg1;
+    HypertraceEvent ev;
+    int i;
 
     if (layout->split_stores) {
         tail = ht_piece_layout == layout && ht_piece_end == offset;
@@ -193,19 +175,42 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
         }
         return false;
     }
-    slot = data + (client << layout->stride_shift);
-    if (size == 8) {
-        arg1 = val;
-    } else {
-        arg1 = deposit64(val, 32, 32,
-                         ldl_le_p(slot + HYPERTRACE_SLOT_ARG1_HIGH));
+
+    trace = trace_event_get_state_backends(TRACE_GUEST_HYPERTRACE);
+    clock = layout->virtual_clock &&
+            trace_event_get_state_backends(TRACE_GUEST_HYPERTRACE_CLOCK);
+    plugins = qemu_plugin_vcpu_hypertrace_enabled(current_cpu);
+    if (!trace && !clock && !plugins && !layout->regions) {
+        return true;
     }
-    hypertrace_emit(cpu, client, arg1, slot);
-    if (unlikely(qemu_plugin_vcpu_hypertrace_enabled(current_cpu))) {
-        hypertrace_plugins(client, arg1, slot);
+
+    /* The arguments, read once for every consumer */
+    slot = data + (client << layout->stride_shift);
+    ev.client = client;
+    ev.cpu = cpu;
+    ev.args[0] = size == 8 ? val :
+        deposit64(val, 32, 32, ldl_le_p(slot + HYPERTRACE_SLOT_ARG1_HIGH));
+    for (i = 1; i < CONFIG_HYPERTRACE_ARGS; i++) {
+        ev.args[i] = ldq_le_p(slot + 8 * (i - 1));
+    }
+
+    if (trace) {
+        trace_guest_hypertrace(ev.cpu, EVENT_ARGS(&ev), ev.client);
+    }
+    if (clock) {
+        trace_hypertrace_clock(&ev, layout->virtual_clock());
+    }
+    /*
+     * TCG plugins get every event, traced or not, in the emitting vCPU's
+     * thread (current_cpu: the device's MMIO handler and linux-user's
+     * store hook both run there).
+     */
+    if (unlikely(plugins)) {
+        qemu_plugin_vcpu_hypertrace_cb(current_cpu, ev.client, ev.args,
+                                       CONFIG_HYPERTRACE_ARGS);
     }
     if (unlikely(layout->regions)) {
-        hypertrace_regions_event(layout->regions, client, cpu, arg1, slot);
+        hypertrace_regions_event(layout->regions, &ev);
     }
     return true;
 }

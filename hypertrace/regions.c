@@ -3,9 +3,10 @@
  *
  * Guest events with the "begin" or "end" value as arg1 open and close a
  * region on their client.  While any client of a channel set is inside a
- * region, the trace events named by the user's patterns are enabled; the
- * end that closes the last open region disables them again.  Both happen
- * in the storing vCPU's thread, before it runs another guest instruction.
+ * region, the trace events named by the set's patterns are enabled; they
+ * are disabled again once no region of any channel set that names them is
+ * open.  Both happen in the storing vCPU's thread, before it runs another
+ * guest instruction.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,6 +14,7 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
+#include "qemu/lockable.h"
 #include "qemu/thread.h"
 #include "qapi/error.h"
 #include "trace/control.h"
@@ -24,13 +26,68 @@ struct HypertraceRegions {
     bool bql;                   /* serialize on the BQL, else on @lock */
     QemuMutex lock;
     GPtrArray *events;          /* TraceEvent *, what the patterns match */
-    bool *ours;                 /* events[i] was enabled by a region */
     uint64_t max_clients;
     uint32_t *depth;            /* regions open on each client */
     uint64_t open_clients;      /* clients whose depth is not 0 */
+    bool holding;               /* @events are held (open_clients != 0) */
+    bool closed;                /* unplugged: events are ignored */
     HypertraceBoundaryFn *notify;
     void *opaque;
 };
+
+/*
+ * The trace events that region control holds, across every channel set
+ * of the process (system mode may have several devices): how many sets
+ * with an open region name each event, and whether region control is what
+ * enabled it.  An event someone else enabled is never disabled here.
+ * Each set changes its holds under its own serialization (the BQL, or
+ * the lock of the single user-mode set); region_uses_lock orders them.
+ */
+typedef struct RegionUse {
+    unsigned holders;
+    bool enabled_here;
+} RegionUse;
+
+static QemuMutex region_uses_lock;
+static GHashTable *region_uses;     /* TraceEvent * -> RegionUse * */
+
+static void __attribute__((__constructor__)) regions_init(void)
+{
+    qemu_mutex_init(&region_uses_lock);
+    region_uses = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+}
+
+/* Hold (@on) or release each of @r's events */
+static void regions_hold(HypertraceRegions *r, bool on)
+{
+    unsigned i;
+
+    if (r->holding == on) {
+        return;
+    }
+    r->holding = on;
+    QEMU_LOCK_GUARD(&region_uses_lock);
+    for (i = 0; i < r->events->len; i++) {
+        TraceEvent *ev = g_ptr_array_index(r->events, i);
+        RegionUse *use = g_hash_table_lookup(region_uses, ev);
+
+        if (on) {
+            if (!use) {
+                use = g_new0(RegionUse, 1);
+                g_hash_table_insert(region_uses, ev, use);
+            }
+            if (use->holders++ == 0 && !trace_event_get_state_dynamic(ev)) {
+                trace_event_set_state_dynamic(ev, true);
+                use->enabled_here = true;
+            }
+        } else if (--use->holders == 0) {
+            if (use->enabled_here && trace_event_get_state_dynamic(ev)) {
+                trace_event_set_state_dynamic(ev, false);
+            }
+            g_hash_table_remove(region_uses, ev);
+        }
+    }
+}
 
 static bool regions_add_pattern(HypertraceRegions *r, const char *pattern,
                                 Error **errp)
@@ -42,10 +99,11 @@ static bool regions_add_pattern(HypertraceRegions *r, const char *pattern,
     trace_event_iter_init_pattern(&iter, pattern);
     while ((ev = trace_event_iter_next(&iter)) != NULL) {
         /*
-         * guest_hypertrace is never switched: it carries the boundaries
-         * themselves.  Events compiled out cannot be switched at all.
+         * The guest's own events are never switched: they carry the
+         * boundaries themselves.  Events compiled out cannot be switched
+         * at all.
          */
-        if (!strcmp(trace_event_get_name(ev), "guest_hypertrace") ||
+        if (g_str_has_prefix(trace_event_get_name(ev), "guest_hypertrace") ||
             !trace_event_get_state_static(ev)) {
             continue;
         }
@@ -87,7 +145,6 @@ HypertraceRegions *hypertrace_regions_new(const HypertraceOptions *opts,
             return NULL;
         }
     }
-    r->ours = g_new0(bool, r->events->len);
     return g_steal_pointer(&r);
 }
 
@@ -96,9 +153,9 @@ void hypertrace_regions_free(HypertraceRegions *r)
     if (!r) {
         return;
     }
+    assert(!r->holding);
     qemu_mutex_destroy(&r->lock);
     g_ptr_array_free(r->events, true);
-    g_free(r->ours);
     g_free(r->depth);
     g_free(r);
 }
@@ -108,29 +165,6 @@ void hypertrace_regions_set_notify(HypertraceRegions *r,
 {
     r->notify = fn;
     r->opaque = opaque;
-}
-
-/*
- * Events already enabled (by -trace, the monitor or QMP) are left alone
- * here and, because they are not ours, at the end too.
- */
-static void regions_switch(HypertraceRegions *r, bool on)
-{
-    unsigned i;
-
-    for (i = 0; i < r->events->len; i++) {
-        TraceEvent *ev = g_ptr_array_index(r->events, i);
-
-        if (on && !trace_event_get_state_dynamic(ev)) {
-            trace_event_set_state_dynamic(ev, true);
-            r->ours[i] = true;
-        } else if (!on && r->ours[i]) {
-            if (trace_event_get_state_dynamic(ev)) {
-                trace_event_set_state_dynamic(ev, false);
-            }
-            r->ours[i] = false;
-        }
-    }
 }
 
 static bool regions_lock(HypertraceRegions *r)
@@ -155,44 +189,44 @@ static void regions_unlock(HypertraceRegions *r, bool took_bql)
     }
 }
 
-void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
-                              uint64_t arg1, const uint8_t *slot)
+void hypertrace_regions_event(HypertraceRegions *r, const HypertraceEvent *ev)
 {
-    HypertraceBoundary b;
+    uint64_t arg1 = ev->args[0], client = ev->client;
     const char *error = NULL;
+    bool begin = arg1 == r->begin;
     bool took_bql;
 
     if (arg1 != r->begin && arg1 != r->end) {
         return;
     }
-    b.client = client;
-    b.cpu = cpu;
-    b.begin = arg1 == r->begin;
 
     took_bql = regions_lock(r);
-    if (b.begin) {
+    if (r->closed) {
+        regions_unlock(r, took_bql);
+        return;
+    }
+    if (begin) {
         if (r->depth[client] == UINT32_MAX) {
             error = "begins too many nested regions";
         } else if (r->depth[client]++ == 0 && r->open_clients++ == 0) {
-            regions_switch(r, true);
+            regions_hold(r, true);
         }
     } else {
         if (r->depth[client] == 0) {
             error = "ends a region, but none is open on it";
         } else if (--r->depth[client] == 0 && --r->open_clients == 0) {
-            regions_switch(r, false);
+            regions_hold(r, false);
         }
     }
     if (!error && r->notify) {
-        hypertrace_event_args(b.args, arg1, slot);
-        r->notify(r->opaque, &b);
+        r->notify(r->opaque, ev, begin);
     }
     regions_unlock(r, took_bql);
 
     if (error) {
         qemu_log_mask(LOG_GUEST_ERROR, "hypertrace: client %" PRIu64
                       " (vCPU %d) %s; event ignored by region control\n",
-                      client, cpu, error);
+                      client, ev->cpu, error);
     }
 }
 
@@ -209,12 +243,8 @@ void hypertrace_regions_sync(HypertraceRegions *r)
     for (i = 0; i < r->max_clients; i++) {
         open += r->depth[i] != 0;
     }
-    if (open && !r->open_clients) {
-        regions_switch(r, true);
-    } else if (!open && r->open_clients) {
-        regions_switch(r, false);
-    }
     r->open_clients = open;
+    regions_hold(r, open && !r->closed);
     regions_unlock(r, took_bql);
 }
 
@@ -223,9 +253,16 @@ void hypertrace_regions_reset(HypertraceRegions *r)
     bool took_bql = regions_lock(r);
 
     memset(r->depth, 0, r->max_clients * sizeof(r->depth[0]));
-    if (r->open_clients) {
-        r->open_clients = 0;
-        regions_switch(r, false);
-    }
+    r->open_clients = 0;
+    regions_hold(r, false);
     regions_unlock(r, took_bql);
+}
+
+void hypertrace_regions_close(HypertraceRegions *r)
+{
+    bool took_bql = regions_lock(r);
+
+    r->closed = true;
+    regions_unlock(r, took_bql);
+    hypertrace_regions_reset(r);
 }

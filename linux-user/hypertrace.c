@@ -211,6 +211,7 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     g_autofree char *base = NULL;
     HypertraceOptions ho = { 0 };
     g_autofree char *env = NULL;
+    g_autofree char *roi_events = NULL;
     int fd, i;
 
     opts = qemu_opts_parse_noisily(&hypertrace_opts, optarg, true);
@@ -220,7 +221,8 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     opt_base = qemu_opt_get(opts, "path");
     ho.max_clients = qemu_opt_get_number(opts, "max-clients",
                                          HYPERTRACE_DEFAULT_CLIENTS);
-    ho.roi_events = qemu_opt_get(opts, "roi-events");
+    roi_events = g_strdup(qemu_opt_get(opts, "roi-events"));
+    ho.roi_events = roi_events;
     ho.roi_begin = qemu_opt_get_number(opts, "roi-begin",
                                        HYPERTRACE_DEFAULT_ROI_BEGIN);
     ho.roi_end = qemu_opt_get_number(opts, "roi-end",

@@ -22,7 +22,6 @@
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "hypertrace/hypertrace.h"
-#include "trace.h"
 
 #define TYPE_HYPERTRACE "hypertrace"
 OBJECT_DECLARE_SIMPLE_TYPE(HypertraceState, HYPERTRACE)
@@ -34,15 +33,11 @@ QEMU_BUILD_BUG_ON(PCI_VENDOR_ID_REDHAT != HYPERTRACE_PCI_VENDOR_ID);
 struct HypertraceState {
     PCIDevice parent_obj;
 
-    uint32_t max_clients;
+    HypertraceOptions opts;     /* the properties */
     bool lockless;
-    char *roi_events;
-    uint64_t roi_begin;
-    uint64_t roi_end;
-    bool roi_notify;
-    bool roi_pause;
     HypertraceLayout layout;
     uint32_t *roi_depth;        /* region control's depths, migrated */
+    uint32_t roi_clients;       /* their number */
     VMChangeStateEntry *vmstate_entry;
     GQueue pending;             /* boundaries to announce once stopped */
     uint8_t config[HYPERTRACE_CFG_SIZE];
@@ -102,28 +97,35 @@ static uint64_t hypertrace_ctrl_read(void *opaque, hwaddr addr, unsigned size)
 }
 
 /*
- * The event path: no device state is written here, only the client's data
- * slot is read.
- *
- * hypertrace_event_clock, when enabled, follows each event with QEMU's
- * virtual clock at the store.  The trace backends stamp events with the
- * host's clock, while the guest's clocks follow the virtual one; under
- * -icount the two drift apart at the pace of translation and I/O, and
- * only a point known on both lets a tool put the guest's own trace on
- * the host's timeline.
+ * The event path.  It runs without the BQL (see hypertrace_realize()),
+ * possibly on several vCPUs at once, and writes no device state.  It
+ * reads the layout, fixed at realize, and the client's data slot; with
+ * guest_hypertrace_clock enabled, QEMU's virtual clock too, which needs
+ * no lock (under icount TCG makes the store the last instruction of its
+ * block, so the instruction count there is exact).  At a region boundary
+ * region control takes the BQL itself, and with roi-pause it asks the VM
+ * to stop, which TCG honours at the end of the current block.
  */
 static void hypertrace_ctrl_write(void *opaque, hwaddr addr, uint64_t val,
                                   unsigned size)
 {
     HypertraceState *s = opaque;
-    int cpu = current_cpu ? current_cpu->cpu_index : -1;
 
-    if (hypertrace_control_store(&s->layout, s->data_ptr, __func__, cpu,
-                                 addr, size, val) &&
-        trace_event_get_state_backends(TRACE_HYPERTRACE_EVENT_CLOCK)) {
-        trace_hypertrace_event_clock(cpu, addr >> s->layout.stride_shift,
-                                     qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
-    }
+    hypertrace_control_store(&s->layout, s->data_ptr, __func__,
+                             current_cpu ? current_cpu->cpu_index : -1,
+                             addr, size, val);
+}
+
+/*
+ * guest_hypertrace_clock: the trace backends stamp events with the host's
+ * clock, while the guest's clocks follow the virtual one; under -icount
+ * the two drift apart at the pace of translation and I/O, and an event
+ * known on both clocks lets a tool put the guest's own trace on the
+ * host's timeline.
+ */
+static int64_t hypertrace_virtual_clock(void)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
 }
 
 static const MemoryRegionOps hypertrace_ctrl_ops = {
@@ -134,18 +136,22 @@ static const MemoryRegionOps hypertrace_ctrl_ops = {
     .impl = HYPERTRACE_ANY_ACCESS,
 };
 
+typedef struct HypertraceBoundary {
+    HypertraceEvent ev;
+    bool begin;
+} HypertraceBoundary;
+
 static void hypertrace_send_boundary(HypertraceState *s,
-                                     const HypertraceBoundary *b)
+                                     const HypertraceEvent *ev, bool begin)
 {
     g_autofree char *path = object_get_canonical_path(OBJECT(s));
     g_autoptr(uint64List) args = NULL;
     int i;
 
     for (i = CONFIG_HYPERTRACE_ARGS - 1; i >= 0; i--) {
-        QAPI_LIST_PREPEND(args, b->args[i]);
+        QAPI_LIST_PREPEND(args, ev->args[i]);
     }
-    qapi_event_send_hypertrace_region(path, b->client, b->cpu, b->begin,
-                                      args);
+    qapi_event_send_hypertrace_region(path, ev->client, ev->cpu, begin, args);
 }
 
 /*
@@ -154,15 +160,20 @@ static void hypertrace_send_boundary(HypertraceState *s,
  * that a QMP client that receives it finds the VM paused: vm_stop() from a
  * vCPU only requests the stop, and this vCPU stops before its next TB.
  */
-static void hypertrace_boundary(void *opaque, const HypertraceBoundary *b)
+static void hypertrace_boundary(void *opaque, const HypertraceEvent *ev,
+                                bool begin)
 {
     HypertraceState *s = opaque;
+    HypertraceBoundary *b;
 
-    if (!s->roi_pause || !runstate_is_running()) {
-        hypertrace_send_boundary(s, b);
+    if (!s->opts.roi_pause || !runstate_is_running()) {
+        hypertrace_send_boundary(s, ev, begin);
         return;
     }
-    g_queue_push_tail(&s->pending, g_memdup2(b, sizeof(*b)));
+    b = g_new(HypertraceBoundary, 1);
+    b->ev = *ev;
+    b->begin = begin;
+    g_queue_push_tail(&s->pending, b);
     vm_stop(RUN_STATE_PAUSED);
 }
 
@@ -173,24 +184,23 @@ static void hypertrace_vm_state_change(void *opaque, bool running,
     HypertraceBoundary *b;
 
     while ((b = g_queue_pop_head(&s->pending))) {
-        hypertrace_send_boundary(s, b);
+        hypertrace_send_boundary(s, &b->ev, b->begin);
         g_free(b);
     }
 }
 
-static bool hypertrace_regions_realize(HypertraceState *s,
-                                       const HypertraceOptions *opts,
-                                       Error **errp)
+static bool hypertrace_regions_realize(HypertraceState *s, Error **errp)
 {
-    if (!hypertrace_options_want_regions(opts)) {
+    if (!hypertrace_options_want_regions(&s->opts)) {
         return true;
     }
-    s->layout.regions = hypertrace_regions_new(opts, true, errp);
+    s->layout.regions = hypertrace_regions_new(&s->opts, true, errp);
     if (!s->layout.regions) {
         return false;
     }
     s->roi_depth = hypertrace_regions_depths(s->layout.regions);
-    if (s->roi_notify) {
+    s->roi_clients = s->opts.max_clients;
+    if (s->opts.roi_notify) {
         hypertrace_regions_set_notify(s->layout.regions, hypertrace_boundary,
                                       s);
         g_queue_init(&s->pending);
@@ -200,6 +210,14 @@ static bool hypertrace_regions_realize(HypertraceState *s,
     return true;
 }
 
+/*
+ * On unplug, close the regions (their events switched off, later events
+ * ignored) but free nothing that the event path reads: another vCPU may
+ * still be inside hypertrace_ctrl_write().  vCPUs dispatch inside RCU
+ * read-side critical sections, and the flatviews that reach the BARs hold
+ * a reference to the device that they drop only after a grace period, so
+ * instance_finalize runs once no handler can reach the device any more.
+ */
 static void hypertrace_regions_unrealize(HypertraceState *s)
 {
     if (s->vmstate_entry) {
@@ -208,35 +226,34 @@ static void hypertrace_regions_unrealize(HypertraceState *s)
         g_queue_clear_full(&s->pending, g_free);
     }
     if (s->layout.regions) {
-        hypertrace_regions_reset(s->layout.regions);
-        hypertrace_regions_free(s->layout.regions);
-        s->layout.regions = NULL;
-        s->roi_depth = NULL;
+        hypertrace_regions_close(s->layout.regions);
     }
+}
+
+static void hypertrace_finalize(Object *obj)
+{
+    HypertraceState *s = HYPERTRACE(obj);
+
+    hypertrace_regions_free(s->layout.regions);
+    s->layout.regions = NULL;
+    s->roi_depth = NULL;
 }
 
 static void hypertrace_realize(PCIDevice *pdev, Error **errp)
 {
     HypertraceState *s = HYPERTRACE(pdev);
-    HypertraceOptions opts = {
-        .max_clients = s->max_clients,
-        .roi_events = s->roi_events,
-        .roi_begin = s->roi_begin,
-        .roi_end = s->roi_end,
-        .roi_notify = s->roi_notify,
-        .roi_pause = s->roi_pause,
-    };
 
-    if (!hypertrace_options_check(&opts, errp)) {
+    if (!hypertrace_options_check(&s->opts, errp)) {
         return;
     }
-    hypertrace_layout_init(&s->layout, s->max_clients,
+    hypertrace_layout_init(&s->layout, s->opts.max_clients,
                            HYPERTRACE_PCI_STRIDE, true);
     s->layout.split_stores = true;
     s->layout.data_bar = HYPERTRACE_PCI_DATA_BAR;
     s->layout.ctrl_bar = HYPERTRACE_PCI_CTRL_BAR;
+    s->layout.virtual_clock = hypertrace_virtual_clock;
     hypertrace_config_fill(&s->layout, s->config);
-    if (!hypertrace_regions_realize(s, &opts, errp)) {
+    if (!hypertrace_regions_realize(s, errp)) {
         return;
     }
 
@@ -253,19 +270,14 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
     memory_region_init_io(&s->ctrl_bar, OBJECT(s), &hypertrace_ctrl_ops, s,
                           "hypertrace.control", s->layout.ctrl_size);
     /*
-     * Events need no BQL: the write handler changes no device state, reads
-     * only the layout (fixed at realize) and the client's slot, and every
-     * trace backend may be called from several threads at once.  It also
-     * raises no interrupt and reads no virtual clock, so TCG need not end
-     * the TB at a control write.
-     * x-lockless-io=off keeps the lock, to measure what it costs.
-     * Hot-unplug cannot free the device under a running handler: vCPUs
-     * dispatch inside RCU read sections, and the flatviews that reach
-     * this region drop their reference to the device only after a grace
-     * period (see memory_region_enable_lockless_io()).
+     * The control BAR's write handler needs no BQL, under KVM or TCG: it
+     * writes no device state, raises no interrupt, changes no memory map
+     * and no CPU state, and region control takes the BQL itself (see
+     * hypertrace_ctrl_write()).  x-lockless-io=off keeps the lock, to
+     * measure what it costs.
      */
     if (s->lockless) {
-        memory_region_enable_lockless_io(&s->ctrl_bar);
+        memory_region_enable_tcg_lockless_io(&s->ctrl_bar);
     }
 
     pci_register_bar(pdev, HYPERTRACE_PCI_CFG_BAR,
@@ -302,16 +314,16 @@ static void hypertrace_reset_hold(Object *obj, ResetType type)
 }
 
 static const Property hypertrace_properties[] = {
-    DEFINE_PROP_UINT32("max-clients", HypertraceState, max_clients,
+    DEFINE_PROP_UINT64("max-clients", HypertraceState, opts.max_clients,
                        HYPERTRACE_DEFAULT_CLIENTS),
     DEFINE_PROP_BOOL("x-lockless-io", HypertraceState, lockless, true),
-    DEFINE_PROP_STRING("roi-events", HypertraceState, roi_events),
-    DEFINE_PROP_UINT64("roi-begin", HypertraceState, roi_begin,
+    DEFINE_PROP_STRING("roi-events", HypertraceState, opts.roi_events),
+    DEFINE_PROP_UINT64("roi-begin", HypertraceState, opts.roi_begin,
                        HYPERTRACE_DEFAULT_ROI_BEGIN),
-    DEFINE_PROP_UINT64("roi-end", HypertraceState, roi_end,
+    DEFINE_PROP_UINT64("roi-end", HypertraceState, opts.roi_end,
                        HYPERTRACE_DEFAULT_ROI_END),
-    DEFINE_PROP_BOOL("roi-notify", HypertraceState, roi_notify, false),
-    DEFINE_PROP_BOOL("roi-pause", HypertraceState, roi_pause, false),
+    DEFINE_PROP_BOOL("roi-notify", HypertraceState, opts.roi_notify, false),
+    DEFINE_PROP_BOOL("roi-pause", HypertraceState, opts.roi_pause, false),
 };
 
 static bool hypertrace_regions_needed(void *opaque)
@@ -337,7 +349,7 @@ static const VMStateDescription vmstate_hypertrace_regions = {
     .needed = hypertrace_regions_needed,
     .post_load = hypertrace_regions_post_load,
     .fields = (const VMStateField[]) {
-        VMSTATE_VARRAY_UINT32(roi_depth, HypertraceState, max_clients, 0,
+        VMSTATE_VARRAY_UINT32(roi_depth, HypertraceState, roi_clients, 0,
                               vmstate_info_uint32, uint32_t),
         VMSTATE_END_OF_LIST()
     }
@@ -381,6 +393,7 @@ static const TypeInfo hypertrace_types[] = {
         .name          = TYPE_HYPERTRACE,
         .parent        = TYPE_PCI_DEVICE,
         .instance_size = sizeof(HypertraceState),
+        .instance_finalize = hypertrace_finalize,
         .class_init    = hypertrace_class_init,
         .interfaces    = (const InterfaceInfo[]) {
             { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -11,6 +11,17 @@
 
 typedef struct HypertraceRegions HypertraceRegions;
 
+/*
+ * One event: its client, the vCPU that emitted it, and its arguments,
+ * arg1 from the control store and the others from the client's data slot,
+ * read once and handed to every consumer (trace, plugins, region control).
+ */
+typedef struct HypertraceEvent {
+    uint64_t client;
+    int cpu;                    /* vCPU index, or -1 */
+    uint64_t args[CONFIG_HYPERTRACE_ARGS];  /* arg1 .. argN */
+} HypertraceEvent;
+
 /* Geometry of one hypertrace channel set (device instance or user files) */
 typedef struct HypertraceLayout {
     uint64_t max_clients;
@@ -22,6 +33,11 @@ typedef struct HypertraceLayout {
     uint64_t data_bar;      /* BAR numbers; 0 where there is no PCI */
     uint64_t ctrl_bar;
     HypertraceRegions *regions; /* region control, or NULL */
+    /*
+     * QEMU's virtual clock, for guest_hypertrace_clock (the device sets
+     * it; NULL in user mode, which has no virtual clock of its own)
+     */
+    int64_t (*virtual_clock)(void);
 } HypertraceLayout;
 
 /*
@@ -47,7 +63,7 @@ void hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
 
 typedef struct HypertraceOptions {
     uint64_t max_clients;       /* max-clients */
-    const char *roi_events;     /* roi-events: NULL or "" for none */
+    char *roi_events;           /* roi-events: NULL or "" for none */
     uint64_t roi_begin;         /* roi-begin */
     uint64_t roi_end;           /* roi-end */
     bool roi_notify;            /* roi-notify (system mode) */
@@ -88,8 +104,10 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf);
  * an 8-byte store at a client's offset fires guest_hypertrace with arg1 =
  * @val; a 4-byte store there fires it with the high half of arg1 taken
  * from the slot's HYPERTRACE_SLOT_ARG1_HIGH word; any other store is
- * logged as a guest error and ignored.  An event whose arg1 opens or
- * closes a region then goes to @layout's region control, if any.
+ * logged as a guest error and ignored.  The event's arguments are read
+ * once, and only when something consumes them: the trace backends
+ * (guest_hypertrace, and guest_hypertrace_clock where @layout has a
+ * virtual clock), TCG plugins, then @layout's region control, if any.
  *
  * Returns: true when the store fired an event.
  */
@@ -98,22 +116,11 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
                               uint64_t offset, unsigned size, uint64_t val);
 
 /*
- * hypertrace_event_args:
- * @args: receives the event's CONFIG_HYPERTRACE_ARGS guest arguments
- * @arg1: the first one, from the control store
- * @slot: the client's data slot, which holds the others (little-endian)
+ * Called at a region boundary: @begin when @ev opens a region on its
+ * client, else when it closes one.
  */
-void hypertrace_event_args(uint64_t *args, uint64_t arg1, const uint8_t *slot);
-
-/* A region boundary, as region control reports it */
-typedef struct HypertraceBoundary {
-    uint64_t client;
-    int cpu;                    /* vCPU index, or -1 */
-    bool begin;                 /* a region opens (else one closes) */
-    uint64_t args[CONFIG_HYPERTRACE_ARGS];  /* the event's arg1..argN */
-} HypertraceBoundary;
-
-typedef void HypertraceBoundaryFn(void *opaque, const HypertraceBoundary *b);
+typedef void HypertraceBoundaryFn(void *opaque, const HypertraceEvent *ev,
+                                  bool begin);
 
 /*
  * hypertrace_regions_new:
@@ -125,11 +132,29 @@ typedef void HypertraceBoundaryFn(void *opaque, const HypertraceBoundary *b);
  *     lock of their own (user mode)
  * @errp: error object
  *
+ * While a region of the channel set is open, the events its patterns
+ * match are enabled, unless they already were (by -trace, the monitor or
+ * QMP: those are left as they are).  An event that regions enabled is
+ * disabled again when the last open region of every channel set that
+ * names it has closed: with several devices, one device's end does not
+ * switch off what another device's open region still wants.
+ *
  * Returns: the region state, or NULL with @errp set when a pattern
  * matches no event that can be enabled.
  */
 HypertraceRegions *hypertrace_regions_new(const HypertraceOptions *opts,
                                           bool bql, Error **errp);
+
+/*
+ * hypertrace_regions_close:
+ *
+ * Close every region, switching off what they switched on, and ignore
+ * the events that still arrive (a device being unplugged: a vCPU may be
+ * inside its control handler).  The state itself stays valid until
+ * hypertrace_regions_free(), which must wait until no handler can reach
+ * it any more (the device's instance_finalize).
+ */
+void hypertrace_regions_close(HypertraceRegions *r);
 void hypertrace_regions_free(HypertraceRegions *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HypertraceRegions, hypertrace_regions_free)
 
@@ -146,13 +171,11 @@ void hypertrace_regions_set_notify(HypertraceRegions *r,
 /*
  * hypertrace_regions_event:
  *
- * An event fired on @client with @arg1 and the client's data @slot: when
- * @arg1 is the begin or end value, open or close a region.  An end on a
- * client with no open region is logged as a guest error and changes
- * nothing.
+ * An event: when its arg1 is the begin or end value, open or close a
+ * region on its client.  An end on a client with no open region is
+ * logged as a guest error and changes nothing.
  */
-void hypertrace_regions_event(HypertraceRegions *r, uint64_t client, int cpu,
-                              uint64_t arg1, const uint8_t *slot);
+void hypertrace_regions_event(HypertraceRegions *r, const HypertraceEvent *ev);
 
 /*
  * The per-client region depths (an array of @max_clients), for migration;

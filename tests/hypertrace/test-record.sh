@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Recording with the simple backend: every event of many threads reaches
-# the trace file (decoded with simpletrace.py, no "dropped" record), a
-# forked child records into a file of its own, and the log backend stays
-# quiet while a trace file records unless -D or -d trace: asks for it;
-# while the log backend prints the events, -trace leaves no trace-<pid>
-# file behind.
+# Recording with the simple backend: with -trace wait-ms=N every event of
+# many threads reaches the trace file (decoded with simpletrace.py, no
+# "dropped" record), a forked child records into a file of its own, and
+# the log backend stays quiet while a trace file records unless -D or
+# -d trace: asks for it; while the log backend prints the events, -trace
+# leaves no trace-<pid> file behind.  A trace file whose reader stalls (a
+# FIFO), with events traced from QEMU's host signal handler meanwhile:
+# QEMU neither hangs nor crashes, and once the reader resumes every event
+# is either in the file or in its dropped count, without wait-ms (which
+# drops, as upstream) and with it.
 # User mode, and a Linux guest in system mode.
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
@@ -28,7 +32,7 @@ ht_cc linux-user "$work/ht-fork" "$G/ht-fork.c" || exit 1
 
 # 1. 8 threads x 50000 events, nothing dropped; nothing on stderr
 "$QEMU_USER" -hypertrace "$work/u,max-clients=8" \
-    -trace "enable=guest_hypertrace,file=$work/user.bin" \
+    -trace "enable=guest_hypertrace,file=$work/user.bin,wait-ms=10000" \
     "$work/ht-events" 8 50000 > "$work/user.out" 2> "$work/user.err" ||
     { bad "user: status $?"; tail -n 5 "$work/user.out" "$work/user.err"; }
 check_simple "$work/user.bin" 8 50000 || bad "user: events"
@@ -95,7 +99,7 @@ kernel=$(ht_kernel)
 ht_log "booting a Linux guest: 2 threads x 20000 events into a simple trace"
 ht_boot "$work/serial.txt" 300 tcg,thread=multi 2 "$kernel" "$work/sys.gz" \
     -device hypertrace,max-clients=2 \
-    -trace "enable=guest_hypertrace,file=$work/sys.bin" 2> "$work/sys.err" ||
+    -trace "enable=guest_hypertrace,file=$work/sys.bin,wait-ms=10000" 2> "$work/sys.err" ||
     bad "system: QEMU status $?"
 grep -q "guest: exit status 0" "$work/serial.txt" && ! grep -q HT-EVENTS-FAILED "$work/serial.txt" ||
     { bad "system: the guest program failed"; tail -n 5 "$work/serial.txt"; }
@@ -142,4 +146,38 @@ check_simple rec.bin 1 3 || bad "file=: rec.bin lacks the events"
 [ ! -s err.txt ] || bad "file=: stderr: $(cat err.txt)"
 only_files "file=" rec.bin err.txt
 cd "$work" || exit 1
+
+# 5. A stalled reader: the trace file is a FIFO whose reader sleeps 3 s
+# before it reads.  ht-sigtrace fires 300000 events while QEMU's host
+# signal handler traces user_host_signal for each of 20000 real-time
+# signals sent to the emitting thread.  Without wait-ms the records that
+# find the buffer full are dropped; with wait-ms=200 the thread waits for
+# room, but a record traced from the handler never does (the writer may
+# be waiting for the record the signal interrupted).  Either way QEMU
+# finishes, and each event is recorded or counted as dropped, exactly.
+ht_cc linux-user "$work/ht-sigtrace" "$G/ht-sigtrace.c" || exit 1
+for wait in "" ",wait-ms=200"; do
+    tag="stalled FIFO${wait:+, ${wait#,}}"
+    rm -f "$work/fifo" "$work/fifo.bin"
+    mkfifo "$work/fifo"
+    ( (sleep 3; cat) < "$work/fifo" > "$work/fifo.bin" ) &
+    reader=$!
+    rc=0
+    timeout 120 "$QEMU_USER" -hypertrace "$work/s" -trace enable=guest_hypertrace \
+        -trace "enable=user_host_signal,file=$work/fifo$wait" \
+        "$work/ht-sigtrace" 300000 20000 > "$work/sig.out" 2>&1 || rc=$?
+    wait $reader
+    [ $rc = 0 ] || bad "$tag: QEMU status $rc$([ $rc = 124 ] && echo ' (hung)')"
+    grep -q "^ht-sigtrace: 300000 events, 20000 signals sent, 20000 handled$" \
+        "$work/sig.out" || bad "$tag: guest: $(cat "$work/sig.out")"
+    out=$(/usr/bin/python3 "$HT_REPO/tests/hypertrace/check-sigtrace.py" \
+        "$EVENTS_ALL" "$work/fifo.bin" --scripts "$HT_TREE/scripts" \
+        --events 300000 --signals 20000) || bad "$tag: events unaccounted for"
+    echo "$tag: $out"
+    if [ -n "$wait" ]; then
+        # waiting for room keeps every event of the emitting thread
+        echo "$out" | grep -q "^check-sigtrace: 300000 guest events" ||
+            bad "$tag: guest events were dropped although wait-ms was given"
+    fi
+done
 exit $fail

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Account for every event of tests/hypertrace/guest/ht-sigtrace in a
+simple-backend trace: EVENTS guest_hypertrace events (arg1 = 0 ..
+EVENTS - 1, each at most once) and SIGNALS user_host_signal events, each
+either recorded or counted in a "dropped" record.  Exits 1 unless the
+recorded events plus the dropped count are exactly EVENTS + SIGNALS and
+every recorded event is one the guest fired.
+"""
+
+import argparse
+import sys
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("events_all")
+    p.add_argument("trace")
+    p.add_argument("--scripts", required=True)
+    p.add_argument("--events", type=int, required=True)
+    p.add_argument("--signals", type=int, required=True)
+    a = p.parse_args()
+    sys.path.insert(0, a.scripts)
+    import simpletrace
+
+    seen = {}
+    signals = 0
+    dropped = 0
+    errors = []
+
+    class Count(simpletrace.Analyzer2):
+        def guest_hypertrace(self, cpu, arg1, *rest, **kwargs):
+            if arg1 >= a.events:
+                errors.append("an event with arg1=%d" % arg1)
+            seen[arg1] = seen.get(arg1, 0) + 1
+
+        def user_host_signal(self, env, host_sig, target_sig, **kwargs):
+            nonlocal signals
+            signals += 1
+
+        def Dropped_Event(self, num_events_dropped, **kwargs):
+            nonlocal dropped
+            dropped += num_events_dropped
+
+    simpletrace.process(a.events_all, a.trace, Count())
+    dups = sum(1 for v in seen.values() if v > 1)
+    recorded = sum(seen.values()) + signals
+    want = a.events + a.signals
+    print("check-sigtrace: %d guest events and %d host-signal events"
+          " recorded, %d dropped: %d of %d accounted for; %d duplicated,"
+          " %d wrong" % (sum(seen.values()), signals, dropped,
+                         recorded + dropped, want, dups, len(errors)))
+    for e in errors[:5]:
+        print("  " + e)
+    return 0 if recorded + dropped == want and not dups and not errors \
+        and signals <= a.signals else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

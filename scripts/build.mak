@@ -13,8 +13,8 @@ HOST_ARCH := $(shell uname -m)
 NATIVE_GUEST_DIRS := $(patsubst %/Makefile,%,\
 	$(wildcard $(HOST_ARCH)-*/hypertrace/guest/Makefile))
 
-.PHONY: all tree install check check-quick demo bench fuzz patches guest-libs \
-	firmware reconfigure FORCE
+.PHONY: all tree install check check-quick check-asan compare-upstream demo \
+	bench fuzz patches guest-libs firmware reconfigure FORCE
 
 GNUmakefile Makefile $(HT_REPO)/scripts/build.mak: ;
 
@@ -51,6 +51,17 @@ check: all
 
 check-quick: all
 	+$(HT_REPO)/tests/hypertrace/run --quick $(CURDIR)
+
+# test-devices, test-baremetal and the hypertrace qtest against a build
+# with ASan and UBSan in ./asan (a build of its own)
+check-asan: tree
+	+$(HT_REPO)/tests/hypertrace/asan $(CURDIR)
+
+# QEMU's own suites (check-unit, check-qtest-x86_64, check-tcg) and an
+# HPET-clocked Linux guest, on the unpatched base (built in ./pristine)
+# and on this build
+compare-upstream: all
+	+$(HT_REPO)/tests/hypertrace/compare-upstream $(CURDIR) $(SUITES)
 
 demo: all
 	+$(HT_REPO)/tests/hypertrace/demo $(CURDIR)

@@ -12,7 +12,7 @@
 # refusals: no sync marker, traces of different runs, a run's trace
 # twice, a truncated trace.  The same checks under -icount and on a
 # recorded run and its replay, where the tool maps through QEMU's virtual
-# clock (hypertrace_event_clock).
+# clock (guest_hypertrace_clock).
 #
 # Usage: test-guest-ftrace.sh BUILD
 
@@ -209,14 +209,14 @@ fi
 
 # -icount: the guest's clocks count instructions, the host's runs at the
 # speed QEMU happens to execute them, so the sync pairs lie on no line on
-# the host clock.  With hypertrace_event_clock QEMU records its virtual
+# the host clock.  With guest_hypertrace_clock QEMU records its virtual
 # clock, which the guest's follow, at each event: the tool fits the
 # guest's clock onto it and maps it onto the host's through every event,
 # and the held-out marks are held to the same bound as under TCG
 printf 'work1\nwork2\n' > names.txt
 # (and QEMU's own events on the timeline: a chatty one, which would
 # hold up the log's timestamps in the TCG run)
-if boot icount 2 -icount shift=auto -trace hypertrace_event_clock \
+if boot icount 2 -icount shift=auto -trace guest_hypertrace_clock \
         -trace serial_write -trace file=icount.simple; then
     align icount --names names.txt
     # the simple backend recorded the same events: the same virtual
@@ -238,16 +238,16 @@ if boot icount 2 -icount shift=auto -trace hypertrace_event_clock \
     # the same trace without the virtual clock: the tool maps piecewise
     # between the pairs, says what would do better, and the marks are
     # off by far more (measured only)
-    grep -v " hypertrace_event_clock " icount.log > noclock.log
+    grep -v " guest_hypertrace_clock " icount.log > noclock.log
     if "${TOOL[@]}" noclock.log --guest-trace icount-ftrace.txt \
             --json noclock.json > noclock.out 2>&1 &&
        grep -q "^guest clock: host = a \* guest + b" noclock.out &&
-       grep -q "^note: .*with -trace hypertrace_event_clock" noclock.out; then
+       grep -q "^note: .*with -trace guest_hypertrace_clock" noclock.out; then
         /usr/bin/python3 "$CHECK" noclock.log noclock.json icount.txt \
             icount-ftrace.txt - \
             work1 work2 | grep "held-out" | sed "s/^/icount without the virtual clock: /"
     else
-        bad "icount without hypertrace_event_clock: $(tr '\n' '|' < noclock.out)"
+        bad "icount without guest_hypertrace_clock: $(tr '\n' '|' < noclock.out)"
     fi
     # QEMU's own events on the same timeline: every serial_write of the log
     n_log=$(grep -c " serial_write " icount.log)
@@ -272,10 +272,10 @@ fi
 # again, so its trace is the same, and each of its events falls in the
 # same region on the replay's host clock.  (QEMU records one vCPU only.)
 if boot record 1 -icount shift=auto,rr=record,rrfile=rr.bin \
-        -trace hypertrace_event_clock &&
+        -trace guest_hypertrace_clock &&
    align record --names names.txt &&
    boot replay 1 -icount shift=auto,rr=replay,rrfile=rr.bin \
-        -trace hypertrace_event_clock &&
+        -trace guest_hypertrace_clock &&
    align replay --names names.txt; then
     cmp -s record-ftrace.txt replay-ftrace.txt ||
         bad "replay: the guest's trace differs from the recording's"

@@ -151,12 +151,13 @@ cd "$work" || exit 1
 # before it reads.  ht-sigtrace fires 300000 events while QEMU's host
 # signal handler traces user_host_signal for each of 20000 real-time
 # signals sent to the emitting thread.  Without wait-ms the records that
-# find the buffer full are dropped; with wait-ms=200 the thread waits for
-# room, but a record traced from the handler never does (the writer may
-# be waiting for the record the signal interrupted).  Either way QEMU
-# finishes, and each event is recorded or counted as dropped, exactly.
+# find the buffer full are dropped; with wait-ms=N the thread waits up to
+# N ms for room, but a record traced from the handler never does (the
+# writer may be waiting for the record the signal interrupted).  Either
+# way QEMU finishes, and each event is recorded or counted as dropped,
+# exactly; with a wait longer than the stall no guest event is dropped.
 ht_cc linux-user "$work/ht-sigtrace" "$G/ht-sigtrace.c" || exit 1
-for wait in "" ",wait-ms=200"; do
+for wait in "" ",wait-ms=200" ",wait-ms=10000"; do
     tag="stalled FIFO${wait:+, ${wait#,}}"
     rm -f "$work/fifo" "$work/fifo.bin"
     mkfifo "$work/fifo"
@@ -174,8 +175,16 @@ for wait in "" ",wait-ms=200"; do
         "$EVENTS_ALL" "$work/fifo.bin" --scripts "$HT_TREE/scripts" \
         --events 300000 --signals 20000) || bad "$tag: events unaccounted for"
     echo "$tag: $out"
-    if [ -n "$wait" ]; then
-        # waiting for room keeps every event of the emitting thread
+    if [ "$wait" = ",wait-ms=200" ]; then
+        # the handler's records are dropped at once when the buffer is
+        # full, the emitter's only after 200 ms of waiting: far more of
+        # the first are lost
+        read -r g h < <(echo "$out" | sed -n 's/^check-sigtrace: \([0-9]*\) guest events and \([0-9]*\) host-signal.*/\1 \2/p')
+        [ $((20000 - h)) -gt $((300000 - g)) ] ||
+            bad "$tag: $((20000 - h)) host-signal and $((300000 - g)) guest events dropped: the signal handler waited"
+    fi
+    if [ "$wait" = ",wait-ms=10000" ]; then
+        # waiting longer than the stall keeps every event of the emitter
         echo "$out" | grep -q "^check-sigtrace: 300000 guest events" ||
             bad "$tag: guest events were dropped although wait-ms was given"
     fi

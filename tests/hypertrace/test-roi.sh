@@ -112,7 +112,7 @@ ht_initrd "$work/roi-p.gz" "$work/roi-p.sh" "$work/bin/ht-roi"
 ht_log "booting a Linux guest with roi-notify=on,roi-pause=on"
 # shellcheck disable=SC2086
 timeout 300 "$HT_REPO/hypertrace/examples/roi-controller.py" \
-    --qemu-python "$HT_TREE/python" --exec "$work/quiet.sh" \
+    --exec "$work/quiet.sh" \
     "$work/qmp.sock" -- \
     "$QEMU_SYSTEM" $QEMU_FW -M q35 -accel tcg -smp 1 -m 512 -nodefaults \
     -display none -no-reboot -serial "file:$work/serial-p.txt" \

@@ -154,6 +154,21 @@ static int find_pci(uint16_t vendor, uint16_t device)
     return -1;
 }
 
+/* The first device with this id in a slot after @after, or -1 */
+static int find_pci_after(int after, uint16_t vendor, uint16_t device)
+{
+    int dev;
+
+    for (dev = after + 1; dev < 32; dev++) {
+        uint32_t id = pci_read(dev, 0);
+
+        if ((id & 0xffff) == vendor && (id >> 16) == device) {
+            return dev;
+        }
+    }
+    return -1;
+}
+
 static int find_device(void)
 {
     return find_pci(HYPERTRACE_PCI_VENDOR_ID, HYPERTRACE_PCI_DEVICE_ID);
@@ -176,21 +191,29 @@ static void set_args(uint64_t client, uint64_t a2)
 
 #ifdef __x86_64__
 /* The 64-bit event store: all of arg1 at once */
-static void fire(uint64_t client, uint64_t arg1)
+static void fire_on(volatile uint8_t *d, volatile uint8_t *c,
+                    uint64_t client, uint64_t arg1)
 {
-    *(volatile uint64_t *)(ctrl + client * ctrl_stride) = arg1;
+    (void)d;
+    *(volatile uint64_t *)(c + client * ctrl_stride) = arg1;
 }
 #else
 /* The 32-bit event store: the high half of arg1 first, then 4 bytes */
-static void fire(uint64_t client, uint64_t arg1)
+static void fire_on(volatile uint8_t *d, volatile uint8_t *c,
+                    uint64_t client, uint64_t arg1)
 {
     volatile uint32_t *high = (volatile uint32_t *)
-        (data + client * data_stride + HYPERTRACE_SLOT_ARG1_HIGH);
+        (d + client * data_stride + HYPERTRACE_SLOT_ARG1_HIGH);
 
     *high = (uint32_t)(arg1 >> 32);
-    *(volatile uint32_t *)(ctrl + client * ctrl_stride) = (uint32_t)arg1;
+    *(volatile uint32_t *)(c + client * ctrl_stride) = (uint32_t)arg1;
 }
 #endif
+
+static void fire(uint64_t client, uint64_t arg1)
+{
+    fire_on(data, ctrl, client, arg1);
+}
 
 /* client @c's @n events: arg1 = c << 40 | i << 8 | 5, argk = arg1 + k - 1 */
 static void fire_events(uint64_t c, uint64_t n)
@@ -286,6 +309,113 @@ static void hostile_simd(void)
 }
 
 static volatile int ap_ready, ap_go, ap_done;
+
+/*
+ * Several devices and hot-unplug.  Both run with roi-events=pci_cfg_read,
+ * so that the trace shows, at each configuration read the guest makes,
+ * whether region control has that trace event on.
+ */
+#define BAR2_CFG_ADDR   0xc4000000u
+#define BAR2_DATA_ADDR  0xc5000000u
+#define BAR2_CTRL_ADDR  0xc6000000u
+
+/* @n configuration reads of the host bridge: @n pci_cfg_read lines, if on */
+static void cfg_reads(int n)
+{
+    while (n--) {
+        (void)pci_read(0, 0);
+    }
+}
+
+/*
+ * Two devices, A (the first) and B, each with regions: A begins, B
+ * begins, A ends, B ends, with five configuration reads after each.
+ * pci_cfg_read must stay on while B's region is open after A's end.  The
+ * event's arg2 tells the steps apart (0xa1: A begins, 0xb1, 0xa0, 0xb0),
+ * and a last event on A (arg1 = 2, arg2 = 0xee) closes the sequence.
+ */
+static void two_devices(int dev_b)
+{
+    volatile uint8_t *data_b = (volatile uint8_t *)BAR2_DATA_ADDR;
+    volatile uint8_t *ctrl_b = (volatile uint8_t *)BAR2_CTRL_ADDR;
+    static const struct {
+        int on_b;
+        uint64_t arg1, arg2;
+    } steps[] = {
+        { 0, 1, 0xa1 }, { 1, 1, 0xb1 }, { 0, 0, 0xa0 }, { 1, 0, 0xb0 },
+        { 0, 2, 0xee },
+    };
+    unsigned i;
+
+    set_bar(dev_b, HYPERTRACE_PCI_CFG_BAR, BAR2_CFG_ADDR, 0);
+    set_bar(dev_b, HYPERTRACE_PCI_DATA_BAR, BAR2_DATA_ADDR, 1);
+    set_bar(dev_b, HYPERTRACE_PCI_CTRL_BAR, BAR2_CTRL_ADDR, 1);
+    pci_write(dev_b, 0x04, pci_read(dev_b, 0x04) | 0x2);
+    check(*(volatile uint32_t *)BAR2_CFG_ADDR == (uint32_t)HYPERTRACE_MAGIC,
+          "the second device's config BAR");
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        volatile uint8_t *d = steps[i].on_b ? data_b : data;
+        volatile uint32_t *slot = (volatile uint32_t *)d;
+
+        slot[0] = (uint32_t)steps[i].arg2;
+        slot[1] = 0;
+        fire_on(d, steps[i].on_b ? ctrl_b : ctrl, 0, steps[i].arg1);
+        cfg_reads(5);
+    }
+    puts_("bm: two devices done\n");
+}
+
+/*
+ * Hot-unplug while the other vCPU emits region events on client 1:
+ * after @rounds begin/end pairs, the BSP ejects the device through the
+ * PIIX4 ACPI hotplug controller's eject register (-M pc), lets the AP
+ * stop, and checks that the slot is empty.  Region control must have
+ * switched pci_cfg_read off: the reads that follow must not be traced.
+ */
+#define PIIX4_PCIHP_EJECT 0xae08
+static volatile int ap_unplug, ap_stop;
+static volatile uint64_t ap_rounds;
+
+static volatile uint32_t *ap_testdev;     /* "unplug-testdev": its BAR 0 */
+
+static void ap_region_loop(void)
+{
+    while (!ap_stop) {
+        if (ap_testdev) {
+            ap_testdev[0x100 / 4] = (uint32_t)ap_rounds;
+        } else {
+            set_args(1, ap_rounds);
+            fire(1, 1);
+            fire(1, 0);
+        }
+        ap_rounds++;
+    }
+}
+
+static int start_ap(void);
+
+static void unplug(int dev, uint64_t rounds)
+{
+    if (!start_ap()) {
+        puts_("bm: the second CPU did not start\n");
+        finish(1);
+    }
+    ap_unplug = 1;
+    ap_go = 1;
+    while (ap_rounds < rounds) {
+        __asm__ volatile("pause");
+    }
+    outl(PIIX4_PCIHP_EJECT, 1u << dev);
+    ap_stop = 1;
+    while (!ap_done) {
+        __asm__ volatile("pause");
+    }
+    check(pci_read(dev, 0) == 0xffffffffu, "the slot is empty after eject");
+    cfg_reads(5);
+    puts_("bm: unplugged after ");
+    putu(ap_rounds);
+    puts_(" rounds\n");
+}
 
 /*
  * roi-pause: the event store that opens a region, then a store to
@@ -391,7 +521,11 @@ void ap_main(void)
     while (!ap_go) {
         __asm__ volatile("pause");
     }
-    fire_events(1, EVENTS);
+    if (ap_unplug) {
+        ap_region_loop();
+    } else {
+        fire_events(1, EVENTS);
+    }
     ap_done = 1;
     for (;;) {
         __asm__ volatile("hlt");
@@ -605,6 +739,35 @@ void bm_main(uint32_t magic, uint32_t mbi)
     }
     if (cmdline_has(magic, mbi, "migrate")) {
         state(0);
+        finish(failures);
+    }
+    if (cmdline_has(magic, mbi, "twodev")) {
+        int dev_b = find_pci_after(dev, HYPERTRACE_PCI_VENDOR_ID,
+                                   HYPERTRACE_PCI_DEVICE_ID);
+
+        if (dev_b < 0) {
+            puts_("bm: no second hypertrace device\n");
+            finish(1);
+        }
+        two_devices(dev_b);
+        finish(failures);
+    }
+    if (cmdline_has(magic, mbi, "unplug-testdev")) {
+        /* the same race with a device that takes the BQL: pci-testdev */
+        int td = find_pci(0x1b36, 0x0005);
+
+        if (td < 0) {
+            puts_("bm: no pci-testdev\n");
+            finish(1);
+        }
+        set_bar(td, 0, 0xc3000000u, 0);
+        pci_write(td, 0x04, pci_read(td, 0x04) | 0x2);
+        ap_testdev = (volatile uint32_t *)0xc3000000u;
+        unplug(td, 2000);
+        finish(failures);
+    }
+    if (cmdline_has(magic, mbi, "unplug")) {
+        unplug(dev, 2000);
         finish(failures);
     }
     if (cmdline_has(magic, mbi, "pause")) {

@@ -97,43 +97,65 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf)
     stq_le_p(buf + HYPERTRACE_CFG_CTRL_BAR, layout->ctrl_bar);
 }
 
-/* arg1 .. argN of @ev, in the order the trace events take them */
+/* guest_hypertrace with @ev's cpu, arguments and client */
+static void trace_event(const HypertraceEvent *ev)
+{
+    const uint64_t *a = ev->args;
+
 #if CONFIG_HYPERTRACE_ARGS == 1
-#define EVENT_ARGS(ev) (ev)->args[0]
+    trace_guest_hypertrace(ev->cpu, a[0], ev->client);
 #elif CONFIG_HYPERTRACE_ARGS == 2
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], ev->client);
 #elif CONFIG_HYPERTRACE_ARGS == 3
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], a[2], ev->client);
 #elif CONFIG_HYPERTRACE_ARGS == 4
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
-    (ev)->args[3]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], a[2], a[3], ev->client);
 #elif CONFIG_HYPERTRACE_ARGS == 5
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
-    (ev)->args[3], (ev)->args[4]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], a[2], a[3], a[4], ev->client);
 #elif CONFIG_HYPERTRACE_ARGS == 6
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
-    (ev)->args[3], (ev)->args[4], (ev)->args[5]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], a[2], a[3], a[4], a[5],
+                           ev->client);
 #elif CONFIG_HYPERTRACE_ARGS == 7
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
-    (ev)->args[3], (ev)->args[4], (ev)->args[5], (ev)->args[6]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                           ev->client);
 #else
-#define EVENT_ARGS(ev) (ev)->args[0], (ev)->args[1], (ev)->args[2], \
-    (ev)->args[3], (ev)->args[4], (ev)->args[5], (ev)->args[6], \
-    (ev)->args[7]
+    trace_guest_hypertrace(ev->cpu, a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                           a[7], ev->client);
 #endif
+}
 
 /*
- * guest_hypertrace_clock is guest_hypertrace with QEMU's virtual clock at
- * the store.  tracetool takes 10 arguments: with 8 guest arguments there
- * is no room for the vCPU index as well.
+ * guest_hypertrace_clock: the same with QEMU's virtual clock at the store.
+ * tracetool takes 10 arguments: with 8 guest arguments there is no room
+ * for the vCPU index as well.
  */
-#if CONFIG_HYPERTRACE_ARGS < 8
-#define trace_hypertrace_clock(ev, clock) \
-    trace_guest_hypertrace_clock((ev)->cpu, EVENT_ARGS(ev), (ev)->client, clock)
+static void trace_event_clock(const HypertraceEvent *ev, int64_t clock)
+{
+    const uint64_t *a = ev->args;
+
+#if CONFIG_HYPERTRACE_ARGS == 1
+    trace_guest_hypertrace_clock(ev->cpu, a[0], ev->client, clock);
+#elif CONFIG_HYPERTRACE_ARGS == 2
+    trace_guest_hypertrace_clock(ev->cpu, a[0], a[1], ev->client, clock);
+#elif CONFIG_HYPERTRACE_ARGS == 3
+    trace_guest_hypertrace_clock(ev->cpu, a[0], a[1], a[2], ev->client, clock);
+#elif CONFIG_HYPERTRACE_ARGS == 4
+    trace_guest_hypertrace_clock(ev->cpu, a[0], a[1], a[2], a[3], ev->client,
+                                 clock);
+#elif CONFIG_HYPERTRACE_ARGS == 5
+    trace_guest_hypertrace_clock(ev->cpu, a[0], a[1], a[2], a[3], a[4],
+                                 ev->client, clock);
+#elif CONFIG_HYPERTRACE_ARGS == 6
+    trace_guest_hypertrace_clock(ev->cpu, a[0], a[1], a[2], a[3], a[4], a[5],
+                                 ev->client, clock);
+#elif CONFIG_HYPERTRACE_ARGS == 7
+    trace_guest_hypertrace_clock(ev->cpu, a[0], a[1], a[2], a[3], a[4], a[5],
+                                 a[6], ev->client, clock);
 #else
-#define trace_hypertrace_clock(ev, clock) \
-    trace_guest_hypertrace_clock(EVENT_ARGS(ev), (ev)->client, clock)
+    trace_guest_hypertrace_clock(a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                                 a[7], ev->client, clock);
 #endif
+}
 
 /*
  * A guest store wider than 8 bytes, or not aligned to its size, reaches a
@@ -194,11 +216,11 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
         ev.args[i] = ldq_le_p(slot + 8 * (i - 1));
     }
 
-    if (trace) {
-        trace_guest_hypertrace(ev.cpu, EVENT_ARGS(&ev), ev.client);
-    }
     if (clock) {
-        trace_hypertrace_clock(&ev, layout->virtual_clock());
+        trace_event_clock(&ev, layout->virtual_clock());
+    }
+    if (trace) {
+        trace_event(&ev);
     }
     /*
      * TCG plugins get every event, traced or not, in the emitting vCPU's

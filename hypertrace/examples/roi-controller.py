@@ -74,9 +74,9 @@ class QMP:
         line, self.buf = self.buf.split(b'\n', 1)
         return json.loads(line) if line.strip() else self.recv()
 
-    def cmd(self, name, **args):
+    def cmd(self, command, **args):
         """Run a command; events that arrive meanwhile are kept for later"""
-        msg = {'execute': name}
+        msg = {"execute": command}
         if args:
             msg['arguments'] = args
         self.sock.sendall(json.dumps(msg).encode() + b'\n')
@@ -87,7 +87,7 @@ class QMP:
             if 'event' in reply:
                 self.events.append(reply)
             elif 'error' in reply:
-                raise RuntimeError('%s: %s' % (name, reply['error']['desc']))
+                raise RuntimeError("%s: %s" % (command, reply["error"]["desc"]))
             elif 'return' in reply:
                 return reply['return']
 

@@ -37,8 +37,10 @@ import sys
 import time
 
 MARK_TAG = 0x68746d6b
+# guest_hypertrace, or guest_hypertrace_clock (the same fields, no cpu
+# with 8 arguments, and the virtual clock)
 LINE = re.compile(r"^(?:(\d+)@(\d+)\.(\d+):|(\S+?)(?:\.(\d+))?Z )"
-                  r"guest_hypertrace cpu=\d+ arg1=(\d+)"
+                  r"guest_hypertrace(?:_clock)? (?:cpu=\d+ )?arg1=(\d+)"
                   r"((?: arg\d+=0x[0-9a-f]+)*) client=(\d+)")
 
 

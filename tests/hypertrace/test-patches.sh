@@ -100,7 +100,7 @@ grep -q "^make-patches: 2-tcg-lockless-mmio: .*onto QEMU [0-9.]* alone and" "$ou
 grep -q '^+TCG plugins$' "$out"/4-plugins/0003-*.patch &&
     ! grep -q '^+TCG plugins$' "$out"/3-hypertrace/0007-*.patch ||
     { echo "FAIL: the guide's plugin section is not added by the plugin series"; fail=1; }
-grep -q '^+        hypertrace_plugins(client, arg1, slot);' "$out"/4-plugins/0002-*.patch &&
+grep -q '^+        qemu_plugin_vcpu_hypertrace_cb(current_cpu, ev.client, ev.args,' "$out"/4-plugins/0002-*.patch &&
     ! grep -q 'qemu_plugin' "$out"/3-hypertrace/0001-*.patch ||
     { echo "FAIL: hypertrace/common.c's plugin call is not in the plugin series"; fail=1; }
 rm -f "$out.log"

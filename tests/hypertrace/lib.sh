@@ -139,3 +139,40 @@ ht_kvm_probe() {
                          grep -v '^$' | tail -n 1 | cut -c1-120))"
     return 1
 }
+
+# ht_baremetal: build the bare-metal guests (tests/hypertrace/baremetal) in
+# the current directory: guest32.elf (i386, multiboot ELF) and guest64.bin
+# (x86_64, a flat image whose multiboot header gives the load addresses:
+# QEMU's multiboot loader takes no 64-bit ELF)
+ht_baremetal() {
+    local d="$HT_REPO/tests/hypertrace/baremetal"
+    local cflags=(-O2 -ffreestanding -fno-pic -fno-stack-protector
+                  -mgeneral-regs-only -nostdlib -static -no-pie -Wall -Werror
+                  -I"$HT_TREE/include" -T "$d/guest.ld" -Wl,--build-id=none
+                  -Wl,--no-warn-rwx-segments)
+    gcc -m32 "${cflags[@]}" -o guest32.elf "$d/boot32.S" "$d/ap.S" \
+        "$d/store.S" "$d/guest.c" > build.log 2>&1 ||
+        { cat build.log; ht_die "building the i386 guest failed"; }
+    gcc -m64 -mno-red-zone "${cflags[@]}" -o guest64.elf "$d/boot64.S" \
+        "$d/ap.S" "$d/store.S" "$d/guest.c" > build.log 2>&1 ||
+        { cat build.log; ht_die "building the x86_64 guest failed"; }
+    objcopy -O binary guest64.elf guest64.bin || ht_die "objcopy failed"
+}
+
+# ht_kvm_accels: "tcg kvm" where /dev/kvm starts a VM, else "tcg" (and a
+# line saying why not)
+ht_kvm_accels() {
+    local out
+    if [ ! -e /dev/kvm ]; then
+        echo "SKIP kvm: /dev/kvm does not exist on this host" >&2
+    elif [ ! -w /dev/kvm ]; then
+        echo "SKIP kvm: /dev/kvm is not writable by $(id -un)" >&2
+    elif ! out=$(echo quit | "$QEMU_SYSTEM" -M q35 -accel kvm -display none \
+                    -nodefaults -monitor stdio -S 2>&1 >/dev/null); then
+        echo "SKIP kvm: QEMU cannot start a VM with -accel kvm: $(echo "$out" | head -n 1)" >&2
+    else
+        echo "tcg kvm"
+        return
+    fi
+    echo tcg
+}

@@ -20,19 +20,9 @@ set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 ht_scratch
-D="$HT_REPO/tests/hypertrace/baremetal"
 CHECK="$HT_REPO/tests/hypertrace/check-baremetal.py"
 
-cflags=(-O2 -ffreestanding -fno-pic -fno-stack-protector -mgeneral-regs-only
-        -nostdlib -static -no-pie -Wall -Werror -I"$HT_TREE/include"
-        -T "$D/guest.ld" -Wl,--build-id=none -Wl,--no-warn-rwx-segments)
-gcc -m32 "${cflags[@]}" -o guest32.elf "$D/boot32.S" "$D/ap.S" "$D/store.S" \
-    "$D/guest.c" > build.log 2>&1 || { cat build.log; ht_die "building the i386 guest failed"; }
-gcc -m64 -mno-red-zone "${cflags[@]}" -o guest64.elf "$D/boot64.S" "$D/ap.S" \
-    "$D/store.S" "$D/guest.c" > build.log 2>&1 || { cat build.log; ht_die "building the x86_64 guest failed"; }
-# QEMU's multiboot loader takes no 64-bit ELF: a flat image whose
-# multiboot header gives the load addresses
-objcopy -O binary guest64.elf guest64.bin || ht_die "objcopy failed"
+ht_baremetal
 for g in guest32.elf:"class=32 data=lsb machine=i386" guest64.elf:"class=64 data=lsb machine=x86_64"; do
     got=$(ht_binfmt elf "${g%%:*}")
     [[ $got == "${g#*:} "* ]] || bad "${g%%:*}: $got"
@@ -125,17 +115,7 @@ want_args=
 [ "$(ht_num_args)" -ge 2 ] && want_args="arg2=0xd0000201d0000200 "
 [ "$(ht_num_args)" -ge 3 ] && want_args="${want_args}arg3=0xd0000203d0000202 "
 
-accels=tcg
-if [ ! -e /dev/kvm ]; then
-    echo "SKIP kvm: /dev/kvm does not exist on this host"
-elif [ ! -w /dev/kvm ]; then
-    echo "SKIP kvm: /dev/kvm is not writable by $(id -un)"
-elif ! out=$(echo quit | "$QEMU_SYSTEM" -M q35 -accel kvm -display none \
-                -nodefaults -monitor stdio -S 2>&1 >/dev/null); then
-    echo "SKIP kvm: QEMU cannot start a VM with -accel kvm: $(echo "$out" | head -n 1)"
-else
-    accels="tcg kvm"
-fi
+accels=$(ht_kvm_accels)
 for accel in $accels; do
     ht_log "$accel: i386 and x86_64 guests, 2 vCPUs"
     run "$accel" guest32.elf general32

@@ -23,16 +23,8 @@ set -uo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 ht_scratch
-D="$HT_REPO/tests/hypertrace/baremetal"
 
-cflags=(-O2 -ffreestanding -fno-pic -fno-stack-protector -mgeneral-regs-only
-        -nostdlib -static -no-pie -Wall -Werror -I"$HT_TREE/include"
-        -T "$D/guest.ld" -Wl,--build-id=none -Wl,--no-warn-rwx-segments)
-gcc -m32 "${cflags[@]}" -o guest32.elf "$D/boot32.S" "$D/ap.S" "$D/store.S" \
-    "$D/guest.c" > build.log 2>&1 || { cat build.log; ht_die "building the i386 guest failed"; }
-gcc -m64 -mno-red-zone "${cflags[@]}" -o guest64.elf "$D/boot64.S" "$D/ap.S" \
-    "$D/store.S" "$D/guest.c" > build.log 2>&1 || { cat build.log; ht_die "building the x86_64 guest failed"; }
-objcopy -O binary guest64.elf guest64.bin || ht_die "objcopy failed"
+ht_baremetal
 
 # boot TAG ACCEL MACHINE GUEST MODE SMP [QEMU ARGS...]: boot, check that
 # the guest finished and that QEMU reported nothing on stderr but KVM's
@@ -92,17 +84,7 @@ unplug() {
     echo "$tag: $(grep -o 'unplugged after [0-9]* rounds' out.txt); $events events; traced reads after the eject: $after"
 }
 
-accels=tcg
-if [ ! -e /dev/kvm ]; then
-    echo "SKIP kvm: /dev/kvm does not exist on this host"
-elif [ ! -w /dev/kvm ]; then
-    echo "SKIP kvm: /dev/kvm is not writable by $(id -un)"
-elif ! out=$(echo quit | "$QEMU_SYSTEM" -M q35 -accel kvm -display none \
-                -nodefaults -monitor stdio -S 2>&1 >/dev/null); then
-    echo "SKIP kvm: QEMU cannot start a VM with -accel kvm: $(echo "$out" | head -n 1)"
-else
-    accels="tcg kvm"
-fi
+accels=$(ht_kvm_accels)
 for accel in $accels; do
     two "$accel" guest32.elf
     two "$accel" guest64.bin

@@ -28,6 +28,7 @@ but Python's standard library.
 import argparse
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -145,9 +146,13 @@ def main():
                     help='how long to wait for QEMU to connect [60]')
     opts = ap.parse_args(argv)
 
+    # A signal ends the controller through the finally clause below
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda num, frame: sys.exit(128 + num))
     qmp = listen(opts.socket)
     qemu = None
     regions = 0
+    done = False
     try:
         if qemu_cmd:
             qemu = subprocess.Popen(qemu_cmd)
@@ -183,10 +188,20 @@ def main():
             regions += 1
             if status == 'paused':
                 qmp.cmd('cont')
+        done = True
     except (EOFError, ConnectionError):
-        pass                        # QEMU went away in mid-command
+        done = True                 # QEMU went away in mid-command
     finally:
         qmp.close()
+        # Leaving early (an error, a signal): a QEMU started here could
+        # wait paused for a controller that is gone, so it goes too
+        if not done and qemu and qemu.poll() is None:
+            qemu.terminate()
+            try:
+                qemu.wait(10)
+            except subprocess.TimeoutExpired:
+                qemu.kill()
+                qemu.wait()
         try:
             os.unlink(opts.socket)
         except FileNotFoundError:

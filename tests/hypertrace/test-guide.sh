@@ -83,4 +83,19 @@ read -r in out < <(awk '
     bad "roi-controller: $in exec_tb lines inside the region, $out outside"
 echo "roi-controller: $in exec_tb lines, all inside the region"
 [ ! -e "$tmp/qmp.sock" ] || bad "roi-controller: the socket was left behind"
+
+# A controller that gives up takes the QEMU it started with it: here QEMU
+# waits (-S) on a socket of its own and never connects
+ht_log "roi-controller.py gives up: its QEMU goes too"
+/usr/bin/python3 "$HT_REPO/hypertrace/examples/roi-controller.py" \
+    "$tmp/give-up.sock" --timeout 1 -- "$qemu" -S -display none -nodefaults \
+    -qmp unix:"$tmp/other.sock",server=on,wait=off > give-up.out 2>&1
+rc=$?
+grep -q "QEMU did not connect to $tmp/give-up.sock within 1 s" give-up.out ||
+    bad "roi-controller: no message when QEMU does not connect: $(cat give-up.out)"
+left=$(pgrep -f -- "$tmp/other.sock" | wc -l)
+[ "$rc" = 1 ] && [ "$left" = 0 ] ||
+    bad "roi-controller gave up with status $rc and left $left QEMU running"
+echo "roi-controller: gave up with status $rc, $left QEMU left"
+pkill -f -- "$tmp/other.sock"
 exit $fail

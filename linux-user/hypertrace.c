@@ -45,6 +45,7 @@
 #include "qemu/log.h"
 #include "qemu/option.h"
 #include "qemu/rcu.h"
+#include "qemu/thread.h"
 #include "qapi/error.h"
 #include "accel/tcg/cpu-ldst.h"
 #include "exec/cpu-common.h"
@@ -94,6 +95,20 @@ static const unsigned ht_seals[] = {
     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL,
 };
 
+/*
+ * Posted records: per client, the lock that serializes its takers and the
+ * process whose guest last took them with an event of its own.  In a
+ * shared anonymous mapping, so that a forked child's QEMU and its
+ * parent's take each record once between them; the locks are robust, so
+ * that a QEMU killed while it held one does not stop the other.
+ */
+typedef struct HTRingShared {
+    pthread_mutex_t lock;
+    pid_t owner;                /* 0: any process takes them */
+} HTRingShared;
+
+#define HT_RING_PERIOD_NS (2 * 1000 * 1000)
+
 static struct {
     bool enabled;
     HypertraceLayout layout;
@@ -104,6 +119,9 @@ static struct {
     ino_t ino[3];
     uint8_t *data;          /* QEMU's mapping of BASE-data */
     HTRanges *ranges;
+    HTRingShared *rings;    /* max_clients, shared with forked QEMUs */
+    HypertracePostFile *post_file;
+    bool ring_thread;       /* x-ring-thread: off to test the other takes */
 } ht;
 
 static QemuOptsList hypertrace_opts = {
@@ -117,6 +135,9 @@ static QemuOptsList hypertrace_opts = {
         { .name = "roi-events", .type = QEMU_OPT_STRING },
         { .name = "roi-begin", .type = QEMU_OPT_NUMBER },
         { .name = "roi-end", .type = QEMU_OPT_NUMBER },
+        { .name = "ring-size", .type = QEMU_OPT_SIZE },
+        { .name = "post-file", .type = QEMU_OPT_STRING },
+        { .name = "x-ring-thread", .type = QEMU_OPT_BOOL },
         { /* end of list */ }
     },
 };
@@ -200,6 +221,123 @@ static int ht_reopen(int i, int flags)
     return open(link, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
 }
 
+/* Lock @c's takers, in whichever QEMU process */
+static void ht_ring_lock(uint64_t c)
+{
+    if (pthread_mutex_lock(&ht.rings[c].lock) == EOWNERDEAD) {
+        /* its owner died taking records: they may be traced twice */
+        pthread_mutex_consistent(&ht.rings[c].lock);
+    }
+}
+
+/* An event of the client's own: its records come first, taken here */
+static void ht_ring_take(void *opaque, uint64_t client)
+{
+    ht_ring_lock(client);
+    ht.rings[client].owner = getpid();
+    hypertrace_ring_take_records(&ht.layout, ht.data, "hypertrace", client,
+                                 ht.post_file);
+    pthread_mutex_unlock(&ht.rings[client].lock);
+}
+
+/*
+ * Take the records of every client this process's guest fired an event
+ * on last, or that no process has taken with an event yet: a forked
+ * child and its parent share the rings, and each takes those of the
+ * clients its guest uses.
+ */
+static void ht_ring_take_all(void)
+{
+    pid_t me = getpid();
+    uint64_t c;
+
+    for (c = 0; c < ht.layout.max_clients; c++) {
+        pid_t owner = qatomic_read(&ht.rings[c].owner);
+
+        if ((owner == 0 || owner == me) &&
+            hypertrace_ring_pending(&ht.layout, ht.data, c)) {
+            ht_ring_lock(c);
+            hypertrace_ring_take_records(&ht.layout, ht.data, "hypertrace",
+                                         c, ht.post_file);
+            pthread_mutex_unlock(&ht.rings[c].lock);
+        }
+    }
+}
+
+/* A quiet guest's records reach the trace within a few milliseconds */
+static void *ht_ring_thread(void *opaque)
+{
+    const struct timespec period = { 0, HT_RING_PERIOD_NS };
+
+    rcu_register_thread();
+    for (;;) {
+        nanosleep(&period, NULL);
+        ht_ring_take_all();
+    }
+    return NULL;
+}
+
+static void ht_ring_thread_start(void)
+{
+    QemuThread thread;
+
+    if (!ht.ring_thread) {
+        return;
+    }
+    qemu_thread_create(&thread, "hypertrace-ring", ht_ring_thread, NULL,
+                       QEMU_THREAD_DETACHED);
+}
+
+static void ht_rings_init(const char *post_file)
+{
+    pthread_mutexattr_t attr;
+    size_t size = ht.layout.max_clients * (sizeof(HTRingShared) +
+                                           sizeof(uint32_t));
+    Error *err = NULL;
+    uint64_t c;
+    void *p;
+
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED) {
+        ht_fatal("-hypertrace: cannot map the rings' state: %s",
+                 strerror(errno));
+    }
+    ht.rings = p;
+    ht.layout.ring_taken = (uint32_t *)(ht.rings + ht.layout.max_clients);
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    for (c = 0; c < ht.layout.max_clients; c++) {
+        pthread_mutex_init(&ht.rings[c].lock, &attr);
+    }
+    pthread_mutexattr_destroy(&attr);
+    ht.layout.ring_take = ht_ring_take;
+    if (post_file) {
+        ht.post_file = hypertrace_post_file_open(post_file, &ht.layout,
+                                                 &err);
+        if (!ht.post_file) {
+            error_report_err(err);
+            exit(EXIT_FAILURE);
+        }
+    }
+    ht_ring_thread_start();
+}
+
+void hypertrace_user_take_records(void)
+{
+    if (ht.enabled && ht.layout.ring_records) {
+        ht_ring_take_all();
+    }
+}
+
+void hypertrace_user_fork_end(bool child)
+{
+    if (child && ht.enabled && ht.layout.ring_records) {
+        ht_ring_thread_start();
+    }
+}
+
 void hypertrace_user_init(const char *optarg, envlist_t *envlist)
 {
     uint8_t config[HYPERTRACE_CFG_SIZE];
@@ -212,6 +350,7 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     HypertraceOptions ho = { 0 };
     g_autofree char *env = NULL;
     g_autofree char *roi_events = NULL;
+    g_autofree char *post_file = NULL;
     int fd, i;
 
     opts = qemu_opts_parse_noisily(&hypertrace_opts, optarg, true);
@@ -227,6 +366,11 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
                                        HYPERTRACE_DEFAULT_ROI_BEGIN);
     ho.roi_end = qemu_opt_get_number(opts, "roi-end",
                                      HYPERTRACE_DEFAULT_ROI_END);
+    ho.ring_size = qemu_opt_get_size(opts, "ring-size",
+                                     HYPERTRACE_DEFAULT_RING_SIZE);
+    post_file = g_strdup(qemu_opt_get(opts, "post-file"));
+    ho.post_file = post_file;
+    ht.ring_thread = qemu_opt_get_bool(opts, "x-ring-thread", true);
     if (qemu_opt_get(opts, "replace")) {
         ht_fatal("-hypertrace: replace is no longer needed: the channels are"
                  " not files on the host, so any number of QEMUs can use the"
@@ -249,7 +393,8 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
         error_report_err(err);
         exit(EXIT_FAILURE);
     }
-    hypertrace_layout_init(&ht.layout, ho.max_clients, stride, false);
+    hypertrace_layout_init(&ht.layout, ho.max_clients, stride, false,
+                           ho.ring_size);
     hypertrace_config_fill(&ht.layout, config);
     if (hypertrace_options_want_regions(&ho)) {
         ht.layout.regions = hypertrace_regions_new(&ho, false, &err);
@@ -266,11 +411,15 @@ void hypertrace_user_init(const char *optarg, envlist_t *envlist)
     ht_create(0, HYPERTRACE_CFG_SIZE, config);
     ht_create(1, ht.layout.data_size, NULL);
     ht_create(2, ht.layout.ctrl_size, NULL);
-    ht.data = mmap(NULL, ht.layout.data_size, PROT_READ, MAP_SHARED,
-                   ht.fds[1], 0);
+    /* writable: QEMU stores each ring's RING_TAIL */
+    ht.data = mmap(NULL, ht.layout.data_size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED, ht.fds[1], 0);
     if (ht.data == MAP_FAILED) {
         ht_fatal("-hypertrace: cannot map the data channel: %s",
                  strerror(errno));
+    }
+    if (ht.layout.ring_records) {
+        ht_rings_init(ho.post_file);
     }
     /* The guest's descriptors are opened through /proc: check it works */
     fd = ht_reopen(0, O_RDONLY | O_CLOEXEC);

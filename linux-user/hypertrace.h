@@ -57,4 +57,12 @@ bool hypertrace_user_overlaps(abi_ulong start, abi_ulong len);
 bool hypertrace_user_fault(CPUState *cpu, sigset_t *old_set,
                            uintptr_t host_pc, abi_ptr guest_addr);
 
+/*
+ * Posted records: take what the guest queued (its exit, execve(), and
+ * before fork(), so that nothing queued is lost), and start the child's
+ * taker after fork()
+ */
+void hypertrace_user_take_records(void);
+void hypertrace_user_fork_end(bool child);
+
 #endif

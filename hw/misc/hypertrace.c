@@ -20,6 +20,7 @@
 #include "hw/pci/pci_device.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
+#include "system/replay.h"
 #include "system/runstate.h"
 #include "hypertrace/hypertrace.h"
 
@@ -35,10 +36,18 @@ struct HypertraceState {
 
     HypertraceOptions opts;     /* the properties */
     bool lockless;
+    bool ring_timer_on;         /* x-ring-timer: off to test the other takes */
     HypertraceLayout layout;
     uint32_t *roi_depth;        /* region control's depths, migrated */
     uint32_t roi_clients;       /* their number */
     VMChangeStateEntry *vmstate_entry;
+    /* Posted records: per client, a lock for its takers and their count */
+    QemuMutex *ring_lock;
+    uint32_t *ring_taken;       /* migrated */
+    uint32_t ring_clients;      /* their number */
+    QEMUTimer *ring_timer;
+    VMChangeStateEntry *ring_vmstate_entry;
+    HypertracePostFile *post_file;
     GQueue pending;             /* boundaries to announce once stopped */
     uint8_t config[HYPERTRACE_CFG_SIZE];
     uint8_t *data_ptr;
@@ -189,6 +198,109 @@ static void hypertrace_vm_state_change(void *opaque, bool running,
     }
 }
 
+/*
+ * Posted records.  QEMU takes a client's records before each of its
+ * events (hypertrace_control_store(), on the vCPU), every
+ * HYPERTRACE_RING_PERIOD_MS of virtual time, and when the VM stops,
+ * resets or loses the device.  A lock per client serializes its takers:
+ * vCPUs without the BQL, the timer and the main loop with it.
+ */
+#define HYPERTRACE_RING_PERIOD_MS 2
+
+static void hypertrace_ring_take(void *opaque, uint64_t client)
+{
+    HypertraceState *s = opaque;
+
+    qemu_mutex_lock(&s->ring_lock[client]);
+    hypertrace_ring_take_records(&s->layout, s->data_ptr, "hypertrace",
+                                 client, s->post_file);
+    qemu_mutex_unlock(&s->ring_lock[client]);
+}
+
+static void hypertrace_ring_take_all(HypertraceState *s)
+{
+    uint64_t c;
+
+    for (c = 0; c < s->layout.max_clients; c++) {
+        if (hypertrace_ring_pending(&s->layout, s->data_ptr, c)) {
+            hypertrace_ring_take(s, c);
+        }
+    }
+}
+
+static void hypertrace_ring_timer(void *opaque)
+{
+    HypertraceState *s = opaque;
+
+    hypertrace_ring_take_all(s);
+    timer_mod(s->ring_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+              HYPERTRACE_RING_PERIOD_MS);
+}
+
+/* Nothing stays queued while the VM is stopped (migration, savevm, quit) */
+static void hypertrace_ring_vm_state_change(void *opaque, bool running,
+                                            RunState state)
+{
+    HypertraceState *s = opaque;
+
+    if (!running) {
+        hypertrace_ring_take_all(s);
+    }
+}
+
+static bool hypertrace_rings_realize(HypertraceState *s, Error **errp)
+{
+    uint64_t c;
+
+    if (!s->layout.ring_records) {
+        return true;
+    }
+    if (s->opts.post_file) {
+        s->post_file = hypertrace_post_file_open(s->opts.post_file,
+                                                 &s->layout, errp);
+        if (!s->post_file) {
+            return false;
+        }
+    }
+    s->ring_clients = s->layout.max_clients;
+    s->ring_taken = g_new0(uint32_t, s->ring_clients);
+    s->ring_lock = g_new(QemuMutex, s->ring_clients);
+    for (c = 0; c < s->ring_clients; c++) {
+        qemu_mutex_init(&s->ring_lock[c]);
+    }
+    s->layout.ring_taken = s->ring_taken;
+    s->layout.ring_take = hypertrace_ring_take;
+    s->layout.ring_opaque = s;
+    /*
+     * Under record/replay only the guest's own stores make QEMU take
+     * records, so that what the guest reads of RING_TAIL is the same in
+     * record and replay
+     */
+    if (replay_mode == REPLAY_MODE_NONE && s->ring_timer_on) {
+        s->ring_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL,
+                                     hypertrace_ring_timer, s);
+        timer_mod(s->ring_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  HYPERTRACE_RING_PERIOD_MS);
+    }
+    s->ring_vmstate_entry = qemu_add_vm_change_state_handler(
+        hypertrace_ring_vm_state_change, s);
+    return true;
+}
+
+/* The records the guest left are taken before the device goes */
+static void hypertrace_rings_unrealize(HypertraceState *s)
+{
+    if (!s->ring_taken) {
+        return;
+    }
+    if (s->ring_vmstate_entry) {
+        qemu_del_vm_change_state_handler(s->ring_vmstate_entry);
+        s->ring_vmstate_entry = NULL;
+    }
+    g_clear_pointer(&s->ring_timer, timer_free);
+    hypertrace_ring_take_all(s);
+}
+
 static bool hypertrace_regions_realize(HypertraceState *s, Error **errp)
 {
     if (!hypertrace_options_want_regions(&s->opts)) {
@@ -233,6 +345,16 @@ static void hypertrace_regions_unrealize(HypertraceState *s)
 static void hypertrace_finalize(Object *obj)
 {
     HypertraceState *s = HYPERTRACE(obj);
+    uint32_t c;
+
+    /* a handler that outlived unplug may still have taken records */
+    hypertrace_post_file_close(s->post_file);
+    s->post_file = NULL;
+    for (c = 0; s->ring_lock && c < s->ring_clients; c++) {
+        qemu_mutex_destroy(&s->ring_lock[c]);
+    }
+    g_free(s->ring_lock);
+    g_free(s->ring_taken);
 
     hypertrace_regions_free(s->layout.regions);
     s->layout.regions = NULL;
@@ -247,7 +369,7 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     hypertrace_layout_init(&s->layout, s->opts.max_clients,
-                           HYPERTRACE_PCI_STRIDE, true);
+                           HYPERTRACE_PCI_STRIDE, true, s->opts.ring_size);
     s->layout.split_stores = true;
     s->layout.data_bar = HYPERTRACE_PCI_DATA_BAR;
     s->layout.ctrl_bar = HYPERTRACE_PCI_CTRL_BAR;
@@ -264,6 +386,10 @@ static void hypertrace_realize(PCIDevice *pdev, Error **errp)
     }
     s->data_ptr = memory_region_get_ram_ptr(&s->data_bar);
     memset(s->data_ptr, 0, s->layout.data_size);
+    if (!hypertrace_rings_realize(s, errp)) {
+        hypertrace_regions_unrealize(s);
+        return;
+    }
 
     memory_region_init_io(&s->config_bar, OBJECT(s), &hypertrace_config_ops,
                           s, "hypertrace.config", HYPERTRACE_CFG_SIZE);
@@ -295,6 +421,7 @@ static void hypertrace_exit(PCIDevice *pdev)
 {
     HypertraceState *s = HYPERTRACE(pdev);
 
+    hypertrace_rings_unrealize(s);
     vmstate_unregister_ram(&s->data_bar, DEVICE(pdev));
     hypertrace_regions_unrealize(s);
 }
@@ -307,6 +434,11 @@ static void hypertrace_reset_hold(Object *obj, ResetType type)
 {
     HypertraceState *s = HYPERTRACE(obj);
 
+    /* what the guest posted before the reset is traced, then forgotten */
+    if (s->ring_taken) {
+        hypertrace_ring_take_all(s);
+        memset(s->ring_taken, 0, s->ring_clients * sizeof(s->ring_taken[0]));
+    }
     memset(s->data_ptr, 0, s->layout.data_size);
     if (s->layout.regions) {
         hypertrace_regions_reset(s->layout.regions);
@@ -317,6 +449,7 @@ static const Property hypertrace_properties[] = {
     DEFINE_PROP_UINT64("max-clients", HypertraceState, opts.max_clients,
                        HYPERTRACE_DEFAULT_CLIENTS),
     DEFINE_PROP_BOOL("x-lockless-io", HypertraceState, lockless, true),
+    DEFINE_PROP_BOOL("x-ring-timer", HypertraceState, ring_timer_on, true),
     DEFINE_PROP_STRING("roi-events", HypertraceState, opts.roi_events),
     DEFINE_PROP_UINT64("roi-begin", HypertraceState, opts.roi_begin,
                        HYPERTRACE_DEFAULT_ROI_BEGIN),
@@ -324,6 +457,9 @@ static const Property hypertrace_properties[] = {
                        HYPERTRACE_DEFAULT_ROI_END),
     DEFINE_PROP_BOOL("roi-notify", HypertraceState, opts.roi_notify, false),
     DEFINE_PROP_BOOL("roi-pause", HypertraceState, opts.roi_pause, false),
+    DEFINE_PROP_SIZE("ring-size", HypertraceState, opts.ring_size,
+                     HYPERTRACE_DEFAULT_RING_SIZE),
+    DEFINE_PROP_STRING("post-file", HypertraceState, opts.post_file),
 };
 
 static bool hypertrace_regions_needed(void *opaque)
@@ -355,6 +491,26 @@ static const VMStateDescription vmstate_hypertrace_regions = {
     }
 };
 
+static bool hypertrace_rings_needed(void *opaque)
+{
+    HypertraceState *s = opaque;
+
+    return s->ring_taken != NULL;
+}
+
+/* What QEMU took of each ring: the rings themselves are the data BAR's */
+static const VMStateDescription vmstate_hypertrace_rings = {
+    .name = TYPE_HYPERTRACE "/rings",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = hypertrace_rings_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VARRAY_UINT32(ring_taken, HypertraceState, ring_clients, 0,
+                              vmstate_info_uint32, uint32_t),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 static const VMStateDescription vmstate_hypertrace = {
     .name = TYPE_HYPERTRACE,
     .version_id = 1,
@@ -365,6 +521,7 @@ static const VMStateDescription vmstate_hypertrace = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_hypertrace_regions,
+        &vmstate_hypertrace_rings,
         NULL
     }
 };

@@ -5,6 +5,10 @@
  *   qemu-hypertrace [-c CLIENT] begin NAME     arg1 = 1, arg2 = id(NAME)
  *   qemu-hypertrace [-c CLIENT] end NAME       arg1 = 0, arg2 = id(NAME)
  *   qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]
+ *   qemu-hypertrace [-c CLIENT] post ARG1 [ARG2 ...]
+ *                                              the same event, posted
+ *   qemu-hypertrace [-c CLIENT] flush          make QEMU take the client's
+ *                                              posted events now
  *   qemu-hypertrace [-c CLIENT] run NAME [--] COMMAND [ARG ...]
  *                                              begin NAME, run COMMAND,
  *                                              end NAME, exit as COMMAND
@@ -43,6 +47,8 @@ static const char usage_text[] =
     "usage: qemu-hypertrace [-c CLIENT] begin NAME\n"
     "       qemu-hypertrace [-c CLIENT] end NAME\n"
     "       qemu-hypertrace [-c CLIENT] emit ARG1 [ARG2 ...]\n"
+    "       qemu-hypertrace [-c CLIENT] post ARG1 [ARG2 ...]\n"
+    "       qemu-hypertrace [-c CLIENT] flush\n"
     "       qemu-hypertrace [-c CLIENT] run NAME [--] COMMAND [ARG ...]\n"
     "       qemu-hypertrace [-c CLIENT] mark NAME\n"
     "       qemu-hypertrace [-c CLIENT] sync [--count N] [--interval MS]\n"
@@ -70,6 +76,11 @@ static void help(void)
           "  end NAME      close it: arg1=0, arg2=the number of NAME (marker\n"
           "                \"hypertrace-end ...\")\n"
           "  emit ARG...   one event with these arguments (decimal or 0x hex)\n"
+          "  post ARG...   the same event, posted into the client's ring: QEMU\n"
+          "                traces it as guest_hypertrace_post when it takes\n"
+          "                the ring's records (within milliseconds, or at the\n"
+          "                client's next event or flush)\n"
+          "  flush         make QEMU take the client's posted events now\n"
           "  run NAME COMMAND...\n"
           "                begin NAME, run COMMAND and wait for it, end NAME;\n"
           "                exit with COMMAND's status.  In user mode this is\n"
@@ -437,7 +448,8 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
-    if (argc < 1 || (argc < 2 && strcmp(argv[0], "sync"))) {
+    if (argc < 1 ||
+        (argc < 2 && strcmp(argv[0], "sync") && strcmp(argv[0], "flush"))) {
         usage();
     }
     if (!strcmp(argv[0], "id") && argc == 2) {
@@ -448,7 +460,10 @@ int main(int argc, char **argv)
         args[0] = !strcmp(argv[0], "begin");
         args[1] = name_id(argv[1]);
         n = 2;
-    } else if (!strcmp(argv[0], "emit") && argc - 1 <= 16) {
+    } else if (!strcmp(argv[0], "flush") && argc == 1) {
+        n = 0;
+    } else if ((!strcmp(argv[0], "emit") || !strcmp(argv[0], "post")) &&
+               argc - 1 <= 16) {
         for (n = 0; n < argc - 1; n++) {
             if (parse_u64(argv[n + 1], &args[n])) {
                 fprintf(stderr, "qemu-hypertrace: %s is not a number\n",
@@ -482,7 +497,8 @@ int main(int argc, char **argv)
     }
     nargs = qemu_hypertrace_num_args();
     /* begin, end and run without arg2 (a build with one argument): no name */
-    if ((uint64_t)n > nargs && !strcmp(argv[0], "emit")) {
+    if ((uint64_t)n > nargs &&
+        (!strcmp(argv[0], "emit") || !strcmp(argv[0], "post"))) {
         fprintf(stderr, "qemu-hypertrace: %d arguments, but this QEMU's"
                 " events take %" PRIu64 "\n", n, nargs);
         return 2;
@@ -495,6 +511,15 @@ int main(int argc, char **argv)
     }
     if (n < 0) {
         return sync_points(client, argc, argv);
+    }
+    if (!strcmp(argv[0], "flush")) {
+        qemu_hypertrace_flush(client);
+        return 0;
+    }
+    if (!strcmp(argv[0], "post")) {
+        fill_slot(data, nargs, args);
+        qemu_hypertrace_post(client, args[0]);
+        return 0;
     }
     if (!strcmp(argv[0], "mark")) {
         char text[512];

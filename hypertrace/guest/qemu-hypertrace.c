@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* This file defines the functions that the header's fast paths inline */
+#define QEMU_HYPERTRACE_NO_INLINE
 #include "qemu-hypertrace.h"
 #include "hypertrace/abi.h"
 
@@ -68,7 +70,15 @@ static struct {
     struct ht_map data;
     struct ht_map ctrl;
     uint64_t *shadow;           /* only if ht_shadow */
+    /* Posted records: where QEMU offers them, else ring_records is 0 */
+    size_t ring_offset;
+    size_t ring_stride;
+    uint32_t ring_records;
+    uint32_t record_words;
 } ht;
+
+/* What the header's inline fast paths read; written by init and release */
+struct qemu_hypertrace_fast_ qemu_hypertrace_fast_;
 
 /*
  * What the last failed init tried, so that qemu_hypertrace_strerror() can
@@ -311,6 +321,10 @@ static int map_config(const char *base, char *dir, size_t len)
 static void release(void)
 {
     __atomic_store_n(&ht.max_clients, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&qemu_hypertrace_fast_.clients, 0, __ATOMIC_RELEASE);
+    free(qemu_hypertrace_fast_.rings);
+    qemu_hypertrace_fast_.rings = NULL;
+    ht.ring_records = 0;
     unmap(&ht.ctrl);
     unmap(&ht.data);
     unmap(&ht.config);
@@ -342,6 +356,25 @@ static bool layout_valid(uint64_t max_clients, uint64_t num_args,
            ctrl_size <= HYPERTRACE_MAX_CHANNEL_SIZE &&
            max_clients * data_stride <= data_size &&
            max_clients * ctrl_stride <= ctrl_size;
+}
+
+/*
+ * Whether the ring words describe rings inside the data channel, with the
+ * ring control words inside each data slot
+ */
+static bool rings_valid(uint64_t max_clients, uint64_t num_args,
+                        uint64_t data_stride, uint64_t data_size,
+                        uint64_t offset, uint64_t stride, uint64_t records,
+                        uint64_t record_size)
+{
+    if (record_size != 8 * (num_args + 1) || records == 0 ||
+        records > UINT32_MAX / 2 || data_stride < HYPERTRACE_SLOT_RING_SIZE ||
+        offset % 8 || stride % 8 || stride > HYPERTRACE_MAX_CHANNEL_SIZE ||
+        records > stride / record_size) {
+        return false;
+    }
+    /* No overflow: every factor is bounded above */
+    return offset <= data_size && max_clients * stride <= data_size - offset;
 }
 
 static int do_init(const char *base)
@@ -405,9 +438,39 @@ static int do_init(const char *base)
             return -1;
         }
     }
+    if (cfg_word(&ht.config, HYPERTRACE_CFG_FEATURES) &
+        HYPERTRACE_FEATURE_POST) {
+        uint64_t offset = cfg_word(&ht.config, HYPERTRACE_CFG_RING_OFFSET);
+        uint64_t stride = cfg_word(&ht.config, HYPERTRACE_CFG_RING_STRIDE);
+        uint64_t records = cfg_word(&ht.config, HYPERTRACE_CFG_RING_RECORDS);
+        uint64_t size = cfg_word(&ht.config, HYPERTRACE_CFG_RECORD_SIZE);
+
+        if (!rings_valid(max_clients, num_args, data_stride, data_size,
+                         offset, stride, records, size)) {
+            errno = EBADMSG;
+            fail_at(dir);
+            return -1;
+        }
+        qemu_hypertrace_fast_.rings =
+            calloc(max_clients, sizeof(struct qemu_hypertrace_ring_));
+        if (!qemu_hypertrace_fast_.rings) {
+            return -1;
+        }
+        ht.ring_offset = offset;
+        ht.ring_stride = stride;
+        ht.ring_records = records;
+        ht.record_words = num_args + 1;
+    }
     ht.num_args = num_args;
+    qemu_hypertrace_fast_.ctrl = ht.ctrl.addr;
+    qemu_hypertrace_fast_.ctrl_stride = ctrl_stride;
     __atomic_store_n(&ht.max_clients, (uint32_t)max_clients,
                      __ATOMIC_RELEASE);
+    /* the inline fast paths: 64-bit little-endian guests only */
+    if (!ht_shadow && !ht_narrow) {
+        __atomic_store_n(&qemu_hypertrace_fast_.clients,
+                         (uint32_t)max_clients, __ATOMIC_RELEASE);
+    }
     return 0;
 }
 
@@ -460,24 +523,17 @@ uint64_t *qemu_hypertrace_data(uint64_t client)
     return (uint64_t *)((char *)ht.data.addr + client * ht.data_stride);
 }
 
-void qemu_hypertrace(uint64_t client, uint64_t arg1)
+/* The client's slot in the data channel */
+static char *slot_of(uint64_t client)
 {
-    char *slot_addr, *ctrl;
+    return (char *)ht.data.addr + client * ht.data_stride;
+}
 
-    if (client >= qemu_hypertrace_max_clients()) {
-        errno = EINVAL;
-        return;
-    }
-    slot_addr = (char *)ht.data.addr + client * ht.data_stride;
-    if (ht_shadow) {
-        uint64_t *slot = (uint64_t *)slot_addr;
-        const uint64_t *src = ht.shadow + client * ht.num_args;
-        uint64_t i;
+/* The event store, with the data slot as it is in the channel */
+static void fire(uint64_t client, uint64_t arg1)
+{
+    char *slot_addr = slot_of(client), *ctrl;
 
-        for (i = 0; i + 1 < ht.num_args; i++) {
-            slot[i] = htole64(src[i]);
-        }
-    }
     if (ht_narrow) {
         *(uint32_t *)(slot_addr + HYPERTRACE_SLOT_ARG1_HIGH) =
             htole32((uint32_t)(arg1 >> 32));
@@ -493,6 +549,208 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1)
     } else {
         *(volatile uint64_t *)ctrl = htole64(arg1); /* device memory */
     }
+}
+
+void qemu_hypertrace(uint64_t client, uint64_t arg1)
+{
+    if (client >= qemu_hypertrace_max_clients()) {
+        errno = EINVAL;
+        return;
+    }
+    if (ht_shadow) {
+        uint64_t *slot = (uint64_t *)slot_of(client);
+        const uint64_t *src = ht.shadow + client * ht.num_args;
+        uint64_t i;
+
+        for (i = 0; i + 1 < ht.num_args; i++) {
+            slot[i] = htole64(src[i]);
+        }
+    }
+    fire(client, arg1);
+}
+
+static inline uint64_t clock_now(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+#elif defined(__aarch64__)
+    uint64_t v;
+
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+#else
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
+#endif
+}
+
+uint64_t qemu_hypertrace_clock(void)
+{
+    return clock_now();
+}
+
+uint64_t qemu_hypertrace_ring_records(void)
+{
+    return qemu_hypertrace_max_clients() ? ht.ring_records : 0;
+}
+
+/* a control word of @client's ring, shared with QEMU */
+static volatile uint32_t *ring_word(uint64_t c, unsigned off) /* shared */
+{
+    return (volatile uint32_t *)(slot_of(c) + off); /* shared */
+}
+
+/*
+ * Make QEMU take @client's records: an event with the flush tag and the
+ * clock in arg2, the slot's arg2 word put back afterwards
+ */
+static void flush_ring(uint64_t client)
+{
+    uint64_t *slot = (uint64_t *)slot_of(client), saved = 0;
+
+    if (ht.num_args >= 2) {
+        saved = slot[0];
+        slot[0] = htole64(clock_now());
+    }
+    fire(client, (uint64_t)QEMU_HYPERTRACE_FLUSH_TAG << 32);
+    if (ht.num_args >= 2) {
+        slot[0] = saved;
+    }
+}
+
+/* How far the client's head may go: up to a ring past what QEMU took */
+static void ring_refresh(uint64_t client, struct qemu_hypertrace_ring_ *r)
+{
+    uint32_t tail = le32toh(__atomic_load_n(
+                        ring_word(client, HYPERTRACE_SLOT_RING_TAIL),
+                        __ATOMIC_ACQUIRE));
+
+    r->room_end = r->head - tail <= ht.ring_records ?
+                  tail + ht.ring_records : r->head;
+}
+
+/*
+ * The first post of a client: its ring goes on from the head it holds (a
+ * program before this one may have posted), armed, and a flush anchors
+ * the clock
+ */
+static void ring_arm(uint64_t client, struct qemu_hypertrace_ring_ *r)
+{
+    volatile uint32_t *head_word = ring_word(client, /* shared */
+                                             HYPERTRACE_SLOT_RING_HEAD);
+    uint64_t *ring = (uint64_t *)((char *)ht.data.addr + ht.ring_offset +
+                                  client * ht.ring_stride);
+    uint32_t tail;
+
+    r->start = ring;
+    r->end = ring + (size_t)ht.ring_records * ht.record_words;
+    r->words = ht.record_words;
+    r->slot = ht_shadow ? ht.shadow + client * ht.num_args :
+                          (const uint64_t *)slot_of(client);
+    r->head_word = head_word;
+    r->head = le32toh(*head_word);
+    tail = le32toh(__atomic_load_n(ring_word(client,
+                                             HYPERTRACE_SLOT_RING_TAIL),
+                                   __ATOMIC_ACQUIRE));
+    if (r->head - tail > ht.ring_records) {
+        /* not a head QEMU agrees with: start where QEMU stands */
+        r->head = tail;
+        __atomic_store_n(head_word, htole32(tail), __ATOMIC_RELEASE);
+    }
+    r->next = ring + (size_t)(r->head % ht.ring_records) * ht.record_words;
+    __atomic_store_n(ring_word(client, HYPERTRACE_SLOT_RING_ARM),
+                     htole32(HYPERTRACE_RING_ARMED), __ATOMIC_RELEASE);
+    r->armed = 1;
+    flush_ring(client);
+    ring_refresh(client, r);
+}
+
+/* One record into @r, which has room, published by the head's store */
+static inline void ring_put(struct qemu_hypertrace_ring_ *r, uint64_t arg1)
+{
+    uint64_t *rec = r->next;
+    uint32_t i;
+
+    rec[0] = htole64(clock_now());
+    rec[1] = htole64(arg1);
+    for (i = 2; i < r->words; i++) {
+        rec[i] = htole64(r->slot[i - 2]);
+    }
+    rec += r->words;
+    r->next = rec == r->end ? r->start : rec;
+    __atomic_store_n(r->head_word, htole32(++r->head), __ATOMIC_RELEASE);
+}
+
+int qemu_hypertrace_post_slow_(uint64_t client, uint64_t arg1)
+{
+    struct qemu_hypertrace_ring_ *r;
+    int tries;
+
+    if (client >= qemu_hypertrace_max_clients()) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!ht.ring_records) {
+        qemu_hypertrace(client, arg1);
+        return 0;
+    }
+    r = &qemu_hypertrace_fast_.rings[client];
+    if (!r->armed) {
+        ring_arm(client, r);
+    }
+    /* full: what QEMU took since, else a flush makes it take them */
+    for (tries = 0; r->head == r->room_end; tries++) {
+        if (tries == 3) {
+            /* a QEMU that takes nothing: the event all the same */
+            qemu_hypertrace(client, arg1);
+            return 0;
+        }
+        if (tries) {
+            flush_ring(client);
+        }
+        ring_refresh(client, r);
+    }
+    ring_put(r, arg1);
+    return 0;
+}
+
+/* The same fast path as the header's inline one, for callers of the symbol */
+int qemu_hypertrace_post(uint64_t client, uint64_t arg1)
+{
+    struct qemu_hypertrace_fast_ *f = &qemu_hypertrace_fast_;
+
+    if (client < __atomic_load_n(&f->clients, __ATOMIC_ACQUIRE) && f->rings &&
+        f->rings[client].head != f->rings[client].room_end) {
+        ring_put(&f->rings[client], arg1);
+        return 0;
+    }
+    return qemu_hypertrace_post_slow_(client, arg1);
+}
+
+int qemu_hypertrace_flush(uint64_t client)
+{
+    struct qemu_hypertrace_ring_ *r;
+
+    if (client >= qemu_hypertrace_max_clients()) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!ht.ring_records) {
+        return 0;
+    }
+    r = &qemu_hypertrace_fast_.rings[client];
+    if (!r->armed) {
+        ring_arm(client, r);            /* flushes */
+    } else {
+        flush_ring(client);
+        ring_refresh(client, r);
+    }
+    return 0;
 }
 
 /*

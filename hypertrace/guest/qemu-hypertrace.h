@@ -79,6 +79,152 @@ uint64_t *qemu_hypertrace_data(uint64_t client);
 void qemu_hypertrace(uint64_t client, uint64_t arg1);
 
 /*
+ * Posted events: each client has a ring in the data channel (where QEMU
+ * offers them: qemu_hypertrace_ring_records() is not 0) into which the
+ * guest writes events that QEMU takes later, without a VM exit and
+ * without leaving guest code.  QEMU traces each as guest_hypertrace_post,
+ * with a timestamp of the guest's clock (the TSC on x86, the virtual
+ * counter on AArch64, CLOCK_MONOTONIC elsewhere: qemu_hypertrace_clock())
+ * taken when it was posted.  QEMU takes a client's posted events before
+ * every event the client emits with qemu_hypertrace(), so the trace keeps
+ * a client's events in the order of the calls; otherwise every few
+ * milliseconds, and when the program or the VM stops.
+ */
+
+/*
+ * qemu_hypertrace_post:
+ * @client: client index, below qemu_hypertrace_max_clients()
+ * @arg1: first event argument
+ *
+ * Queue one event with @arg1 and the client's data slot, as
+ * qemu_hypertrace() would emit it, and return without a VM exit while the
+ * client's ring has room.  When it is full, ask QEMU to take its records
+ * (qemu_hypertrace_flush()) and wait for room: nothing is lost.  Where
+ * QEMU offers no rings, emit the event with qemu_hypertrace() instead.
+ *
+ * Returns: 0; -1 with errno EINVAL, and nothing queued, when @client is
+ * out of range or init has not succeeded.
+ */
+int qemu_hypertrace_post(uint64_t client, uint64_t arg1);
+
+/*
+ * qemu_hypertrace_flush:
+ * @client: client index, below qemu_hypertrace_max_clients()
+ *
+ * Make QEMU take the client's posted events now: one event with arg1 =
+ * QEMU_HYPERTRACE_FLUSH_TAG << 32 and arg2 the guest's clock
+ * (qemu_hypertrace_clock()) right before it, which also anchors the
+ * guest's clock on the host's for the timeline.  The client's data slot
+ * is left as it was.  QEMU takes the records whoever posted them (another
+ * process of the guest, in system mode), so a program that never posted
+ * may flush too.  Without rings, nothing happens.
+ *
+ * Returns: 0; -1 with errno EINVAL when @client is out of range or init
+ * has not succeeded.
+ */
+int qemu_hypertrace_flush(uint64_t client);
+#define QEMU_HYPERTRACE_FLUSH_TAG 0x6874666cu  /* "htfl": a flush */
+
+/* Records in each client's ring; 0 where QEMU offers none (or before init) */
+uint64_t qemu_hypertrace_ring_records(void);
+
+/* The clock of posted events' timestamps (see above) */
+uint64_t qemu_hypertrace_clock(void);
+
+/*
+ * Inline fast paths of qemu_hypertrace() and qemu_hypertrace_post(): no
+ * call on 64-bit little-endian guests (posting: x86-64 and AArch64).
+ * They read the library's state below, which is not an interface.
+ * Define QEMU_HYPERTRACE_NO_INLINE to call the library's functions.
+ */
+struct qemu_hypertrace_ring_ {
+    uint64_t *next;                 /* where the next record goes */
+    uint64_t *start, *end;          /* the client's ring */
+    const uint64_t *slot;           /* the client's arg2 ... */
+    volatile uint32_t *head_word;   /* RING_HEAD in the data slot */
+    uint32_t head;                  /* records published */
+    uint32_t room_end;              /* head may reach it without asking */
+    uint32_t words;                 /* words of a record: NUM_ARGS + 1 */
+    uint32_t armed;
+};
+
+struct qemu_hypertrace_fast_ {
+    uint32_t clients;               /* 0 until init succeeded */
+    uint32_t pad;
+    uint64_t ctrl_stride;
+    char *ctrl;
+    struct qemu_hypertrace_ring_ *rings;    /* NULL without rings */
+};
+extern struct qemu_hypertrace_fast_ qemu_hypertrace_fast_;
+int qemu_hypertrace_post_slow_(uint64_t client, uint64_t arg1);
+
+#if !defined(QEMU_HYPERTRACE_NO_INLINE) && defined(__GNUC__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && __SIZEOF_POINTER__ == 8
+
+static inline void qemu_hypertrace_inline_(uint64_t client, uint64_t arg1)
+{
+    struct qemu_hypertrace_fast_ *f = &qemu_hypertrace_fast_;
+
+    if (client < __atomic_load_n(&f->clients, __ATOMIC_ACQUIRE)) {
+        char *reg = f->ctrl + client * f->ctrl_stride;
+
+        /* the data slot is written before the register */
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        *(volatile uint64_t *)reg = arg1; /* device memory */
+        return;
+    }
+    (qemu_hypertrace)(client, arg1);
+}
+#define qemu_hypertrace(client, arg1) qemu_hypertrace_inline_(client, arg1)
+
+#if defined(__x86_64__) || defined(__aarch64__)
+static inline uint64_t qemu_hypertrace_clock_inline_(void)
+{
+#ifdef __x86_64__
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+#else
+    uint64_t v;
+
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+#endif
+}
+
+static inline int qemu_hypertrace_post_inline_(uint64_t client,
+                                               uint64_t arg1)
+{
+    struct qemu_hypertrace_fast_ *f = &qemu_hypertrace_fast_;
+    struct qemu_hypertrace_ring_ *r;
+
+    if (client < __atomic_load_n(&f->clients, __ATOMIC_ACQUIRE) &&
+        f->rings) {
+        r = &f->rings[client];
+        if (r->head != r->room_end) {
+            uint64_t *rec = r->next;
+            uint32_t i;
+
+            rec[0] = qemu_hypertrace_clock_inline_();
+            rec[1] = arg1;
+            for (i = 2; i < r->words; i++) {
+                rec[i] = r->slot[i - 2];
+            }
+            rec += r->words;
+            r->next = rec == r->end ? r->start : rec;
+            __atomic_store_n(r->head_word, ++r->head, __ATOMIC_RELEASE);
+            return 0;
+        }
+    }
+    return qemu_hypertrace_post_slow_(client, arg1);
+}
+#define qemu_hypertrace_post(client, arg1) \
+    qemu_hypertrace_post_inline_(client, arg1)
+#endif
+#endif
+
+/*
  * Lining up the guest's own tracing (ftrace) with QEMU's trace: a marker
  * written into the guest's ftrace buffer and the event emitted right
  * after it are the same instant on the guest's trace clock and on the

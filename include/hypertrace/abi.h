@@ -38,8 +38,20 @@
 #define HYPERTRACE_CFG_CTRL_SIZE    0x38
 #define HYPERTRACE_CFG_DATA_BAR     0x40
 #define HYPERTRACE_CFG_CTRL_BAR     0x48
-#define HYPERTRACE_CFG_WORDS        10
+/*
+ * Posted records (version 3 still: a guest that does not know these words
+ * sees the interface it knew, and they read as 0 where QEMU has no rings)
+ */
+#define HYPERTRACE_CFG_FEATURES     0x50
+#define HYPERTRACE_CFG_RING_OFFSET  0x58
+#define HYPERTRACE_CFG_RING_STRIDE  0x60
+#define HYPERTRACE_CFG_RING_RECORDS 0x68
+#define HYPERTRACE_CFG_RECORD_SIZE  0x70
+#define HYPERTRACE_CFG_WORDS        15
 #define HYPERTRACE_CFG_SIZE         0x1000
+
+/* FEATURES: each client has a ring of posted records */
+#define HYPERTRACE_FEATURE_POST     UINT64_C(1)
 
 /*
  * Byte offset, inside a client's data slot, of the 32-bit word that gives
@@ -50,6 +62,24 @@
 #define HYPERTRACE_SLOT_ARG1_HIGH   0x40
 /* Bytes of a data slot that the ABI uses: data strides are at least this */
 #define HYPERTRACE_SLOT_SIZE        0x48
+
+/*
+ * A client's ring: 32-bit words of its data slot, after those above.  The
+ * guest publishes records by storing RING_HEAD (release), QEMU hands them
+ * back by storing RING_TAIL (release); both count records modulo 2^32.
+ * QEMU takes no record of a client whose RING_ARM is not RING_ARMED.
+ * Record i of the ring is at (i % RING_RECORDS) * RECORD_SIZE in it: the
+ * guest's timestamp, then arg1 .. argN, 64-bit little-endian words.
+ */
+#define HYPERTRACE_SLOT_RING_HEAD   0x80
+#define HYPERTRACE_SLOT_RING_ARM    0x84
+#define HYPERTRACE_SLOT_RING_TAIL   0xc0
+#define HYPERTRACE_RING_ARMED       0x74736f70u     /* "post" */
+/* Data strides with rings are at least this */
+#define HYPERTRACE_SLOT_RING_SIZE   0x100
+
+/* arg1 of the guest library's flush: QEMU takes the client's records */
+#define HYPERTRACE_FLUSH_TAG        0x6874666cu     /* "htfl" */
 
 /* PCI identity and BAR numbers of the system-mode device */
 #define HYPERTRACE_PCI_VENDOR_ID    0x1b36
@@ -83,5 +113,9 @@
  */
 #define HYPERTRACE_MAX_STRIDE       0x100000
 #define HYPERTRACE_MAX_CHANNEL_SIZE 0x40000000
+
+/* Default and bounds of a client's ring (ring-size), in bytes */
+#define HYPERTRACE_DEFAULT_RING_SIZE 0x10000
+#define HYPERTRACE_MAX_RING_SIZE    0x1000000
 
 #endif

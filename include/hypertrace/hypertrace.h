@@ -7,9 +7,11 @@
 #ifndef HYPERTRACE_HYPERTRACE_H
 #define HYPERTRACE_HYPERTRACE_H
 
+#include "qemu/bswap.h"
 #include "hypertrace/abi.h"
 
 typedef struct HypertraceRegions HypertraceRegions;
+typedef struct HypertracePostFile HypertracePostFile;
 
 /*
  * One event: its client, the vCPU that emitted it, and its arguments,
@@ -38,6 +40,20 @@ typedef struct HypertraceLayout {
      * it; NULL in user mode, which has no virtual clock of its own)
      */
     int64_t (*virtual_clock)(void);
+    /*
+     * Posted records (docs/specs/hypertrace.rst): the rings follow the
+     * slots in the data channel; ring_records is 0 without rings.
+     * ring_taken[c] counts the records QEMU took of client c; ring_take()
+     * takes client c's new records with the owner's lock held (before
+     * each event of the client, see hypertrace_control_store()).
+     */
+    uint64_t ring_offset;
+    uint64_t ring_stride;
+    uint64_t ring_records;
+    uint64_t record_size;
+    uint32_t *ring_taken;
+    void (*ring_take)(void *opaque, uint64_t client);
+    void *ring_opaque;
 } HypertraceLayout;
 
 /*
@@ -46,9 +62,11 @@ typedef struct HypertraceLayout {
  * @max_clients: number of clients, checked by hypertrace_options_check()
  * @stride: bytes between clients, a power of two
  * @pow2: round the channel sizes up to a power of two (PCI BARs)
+ * @ring_size: bytes of each client's ring, checked by
+ *     hypertrace_options_check(); 0 for no rings
  */
 void hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
-                            uint64_t stride, bool pow2);
+                            uint64_t stride, bool pow2, uint64_t ring_size);
 
 /*
  * The options of a channel set.  -device hypertrace takes them as
@@ -68,6 +86,8 @@ typedef struct HypertraceOptions {
     uint64_t roi_end;           /* roi-end */
     bool roi_notify;            /* roi-notify (system mode) */
     bool roi_pause;             /* roi-pause (system mode) */
+    uint64_t ring_size;         /* ring-size: bytes per client, 0 for none */
+    char *post_file;            /* post-file: NULL for none */
 } HypertraceOptions;
 
 /*
@@ -75,8 +95,9 @@ typedef struct HypertraceOptions {
  *
  * Returns: true when @opts can be used; false, with @errp set, for a
  * max-clients out of range, roi-pause without roi-notify, a roi-begin or
- * roi-end other than the default with no region control to use it, or a
- * roi-begin equal to roi-end.
+ * roi-end other than the default with no region control to use it, a
+ * roi-begin equal to roi-end, a ring-size other than 0 or a multiple of 8
+ * from 4 KiB to 16 MiB, or a post-file without rings.
  */
 bool hypertrace_options_check(const HypertraceOptions *opts, Error **errp);
 
@@ -114,6 +135,55 @@ void hypertrace_config_fill(const HypertraceLayout *layout, uint8_t *buf);
 bool hypertrace_control_store(const HypertraceLayout *layout,
                               const uint8_t *data, const char *who, int cpu,
                               uint64_t offset, unsigned size, uint64_t val);
+
+/*
+ * hypertrace_ring_pending:
+ *
+ * Whether @client's ring holds records that QEMU has not taken: a look
+ * without the owner's lock, which ring_take() looks again with.
+ */
+static inline bool hypertrace_ring_pending(const HypertraceLayout *layout,
+                                           const uint8_t *data,
+                                           uint64_t client)
+{
+    const uint8_t *slot = data + (client << layout->stride_shift);
+
+    return ldl_le_p(slot + HYPERTRACE_SLOT_RING_ARM) ==
+           HYPERTRACE_RING_ARMED &&
+           (uint32_t)ldl_le_p(slot + HYPERTRACE_SLOT_RING_HEAD) !=
+           qatomic_read(&layout->ring_taken[client]);
+}
+
+/*
+ * hypertrace_ring_take_records:
+ * @layout: the channel geometry, with rings
+ * @data: the data channel, whose RING_TAIL words QEMU writes
+ * @who: prefix of the guest-error message for a head out of range
+ * @client: the client
+ * @post_file: where the records go in bulk, or NULL
+ *
+ * Take the records @client published since layout->ring_taken[client]:
+ * write them to @post_file, trace each as guest_hypertrace_post where
+ * that event is enabled, then move ring_taken and the client's RING_TAIL
+ * past them.  The caller holds the lock that serializes the client's
+ * takers.
+ */
+void hypertrace_ring_take_records(const HypertraceLayout *layout,
+                                  uint8_t *data, const char *who,
+                                  uint64_t client,
+                                  HypertracePostFile *post_file);
+
+/*
+ * hypertrace_post_file_open:
+ *
+ * Create @path (truncated) for the records of @layout's rings: a header,
+ * then a block per take, appended with one write each, so that several
+ * threads and processes may share it.  NULL with @errp set on failure.
+ */
+HypertracePostFile *hypertrace_post_file_open(const char *path,
+                                              const HypertraceLayout *layout,
+                                              Error **errp);
+void hypertrace_post_file_close(HypertracePostFile *pf);
 
 /*
  * Called at a region boundary: @begin when @ev opens a region on its

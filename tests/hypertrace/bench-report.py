@@ -33,6 +33,47 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+# The posted events' goals: (what, numerator, denominator, goal, at most?),
+# each a ratio of two medians of the same make bench run
+GOALS = [
+    ("posted / synchronous event, Linux guest, TCG",
+     ("system", "tcg-smp1", "disabled", "post"),
+     ("system", "tcg-smp1", "disabled", "event"), 0.35, True),
+    ("posted / synchronous event, user mode",
+     ("user", "qemu-x86_64", "disabled", "post"),
+     ("user", "qemu-x86_64", "disabled", "event"), 0.75, True),
+    ("posted events recorded into a post file / synchronous events "
+     "recorded by the simple backend, 1 thread",
+     ("user", "qemu-x86_64", "post-file", "posts-per-s-1thread"),
+     ("user", "qemu-x86_64", "simple", "events-per-s-1thread"), 5, False),
+    ("the same, the synchronous events recorded without loss (wait-ms)",
+     ("user", "qemu-x86_64", "post-file", "posts-per-s-1thread"),
+     ("user", "qemu-x86_64", "simple-wait-ms", "events-per-s-1thread"), 5,
+     False),
+    ("posted events recorded into a post file, 2 threads / 1, user mode",
+     ("user", "qemu-x86_64", "post-file", "posts-per-s-2thread"),
+     ("user", "qemu-x86_64", "post-file", "posts-per-s-1thread"), 1.8, False),
+    ("posted events recorded into a post file, 2 vCPUs / 1, Linux guest",
+     ("system", "tcg-smp2", "post-file", "posts-per-s-2thread"),
+     ("system", "tcg-smp2", "post-file", "posts-per-s-1thread"), 1.8, False),
+]
+
+
+def goals(medians):
+    """A line per goal whose two rows this run measured"""
+    out = []
+    for what, num, den, goal, at_most in GOALS:
+        n, d = medians.get((num[:3], num[3])), medians.get((den[:3], den[3]))
+        if not n or not d:
+            continue
+        r = n / d
+        met = r <= goal if at_most else r >= goal
+        out.append("goal: %s: %.2fx (%s %gx: %s)" % (
+            what, r, "at most" if at_most else "at least", goal,
+            "met" if met else "NOT met"))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw")
@@ -91,11 +132,12 @@ def main():
             r["ratio"] = r["median"] / base[key] if key in base else None
             r["ratio_to"] = BASELINE.get(r["mode"], "")
 
+    notes = list(a.note) + goals(medians)
     meta = dict(qemu=a.qemu, cpu=cpu_model(), cores=os.cpu_count(),
                 kernel=platform.release(),
                 date=datetime.datetime.now(datetime.timezone.utc)
                 .strftime("%Y-%m-%d %H:%M UTC"),
-                notes=a.note)
+                notes=notes)
     head = ["mode", "where", "variant", "operation", "median", "min", "max",
             "unit", "ratio", "ratio to"]
     table = []
@@ -111,7 +153,7 @@ def main():
                                       meta["cores"], meta["date"]))
     for line in [head] + table:
         print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)))
-    for n in a.note:
+    for n in notes:
         print(n)
 
     if a.csv:
@@ -130,7 +172,7 @@ def main():
             f.write("|" + "---|" * len(head) + "\n")
             for line in table:
                 f.write("| " + " | ".join(line) + " |\n")
-            for n in a.note:
+            for n in notes:
                 f.write("\n%s\n" % n)
     if a.png:
         try:

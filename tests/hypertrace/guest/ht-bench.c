@@ -8,6 +8,10 @@
  *   ht-bench user BASE [ITERS]  under qemu-<arch> -hypertrace BASE: store,
  *                             getppid, write, hypertrace, first event at a
  *                             new call site
+ * Each operation runs inline in its timing loop: "event" and "post" are
+ * the header's inline fast paths, "event-call" and "post-call" the
+ * library's functions (what another language calls), "clock" the
+ * timestamp a post takes.
  *   ht-bench threads T[,T...] ITERS [BASE]  T threads on T clients
  *                             (pinned to CPU t in system mode): aggregate
  *                             events/s; the runs of several counts
@@ -15,6 +19,9 @@
  *   ht-bench threads-store T[,T...] ITERS [BASE]  the same with plain
  *                             stores: how far the machine scales without
  *                             events
+ *   ht-bench threads-post T[,T...] ITERS [BASE]  the same with posted
+ *                             events, a flush at the end of each thread's
+ *                             run: posted events taken per second
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -62,36 +69,49 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void op_store(long i) { sink = i; }
-static void op_getppid(long i) { syscall(SYS_getppid); }
-static void op_write(long i) { (void)!write(devnull, payload, sizeof(payload)); }
-static void op_event(long i) { qemu_hypertrace(0, i); }
-static void op_testdev(long i) { testdev[0x100] = i; }
-#if defined(__x86_64__) || defined(__i386__)
-static void op_outb(long i) { outb(i, 0xe9); }
-#endif
-
-static void bench(const char *name, void (*op)(long), long iters)
+static void report(const char *name, double *ns)
 {
-    double ns[RUNS];
-    int r;
-    long i;
-
-    for (i = 0; i < iters / 10; i++) {     /* warm up: translate, fault in */
-        op(i);
-    }
-    for (r = 0; r < RUNS; r++) {
-        double t0 = now_ns();
-
-        for (i = 0; i < iters; i++) {
-            op(i);
-        }
-        ns[r] = (now_ns() - t0) / iters;
-    }
     qsort(ns, RUNS, sizeof(ns[0]), cmp_double);
     printf("BENCH %s %.1f %.1f %.1f %d\n", name, ns[RUNS / 2], ns[0],
            ns[RUNS - 1], RUNS);
     fflush(stdout);
+}
+
+/*
+ * Time OP (a statement that may use i) over ITERS iterations, RUNS times,
+ * after a warm-up that translates the code and faults the pages in; OP
+ * is inline in the loop, so that only what it does is measured
+ */
+#define BENCH(name, iters, op) do {                                 \
+        double ns_[RUNS];                                           \
+        long i;                                                     \
+        int r_;                                                     \
+                                                                    \
+        for (i = 0; i < (iters) / 10; i++) {                        \
+            op;                                                     \
+        }                                                           \
+        for (r_ = 0; r_ < RUNS; r_++) {                             \
+            double t0_ = now_ns();                                  \
+                                                                    \
+            for (i = 0; i < (iters); i++) {                         \
+                op;                                                 \
+            }                                                       \
+            ns_[r_] = (now_ns() - t0_) / (iters);                   \
+        }                                                           \
+        report(name, ns_);                                          \
+    } while (0)
+
+/* The events, as a program that includes qemu-hypertrace.h makes them */
+static void bench_events(long iters)
+{
+    BENCH("event", iters, qemu_hypertrace(0, i));
+    BENCH("event-call", iters, (qemu_hypertrace)(0, i));
+    if (qemu_hypertrace_ring_records()) {
+        BENCH("clock", iters, sink = qemu_hypertrace_clock());
+        BENCH("post", iters * 10, qemu_hypertrace_post(0, i));
+        BENCH("post-call", iters * 10, (qemu_hypertrace_post)(0, i));
+        qemu_hypertrace_flush(0);
+    }
 }
 
 /* pci-testdev (1b36:0005) BAR 0 through sysfs */
@@ -187,6 +207,7 @@ struct worker {
     int index;
     int pin;
     int stores;             /* plain stores instead of events */
+    int post;               /* posted events instead */
     long iters;
     pthread_barrier_t *go;
     volatile uint64_t slot[16];     /* a cache line of its own */
@@ -211,6 +232,13 @@ static void *worker(void *opaque)
         }
         return NULL;
     }
+    if (w->post) {
+        for (i = 0; i < w->iters; i++) {
+            qemu_hypertrace_post(w->index, i);
+        }
+        qemu_hypertrace_flush(w->index);
+        return NULL;
+    }
     for (i = 0; i < w->iters; i++) {
         qemu_hypertrace(w->index, i);
     }
@@ -224,7 +252,8 @@ static void *worker(void *opaque)
  * change of the host's load during the measurement reaches each count
  * alike and their ratio stays meaningful.
  */
-static double run_threads(int threads, long iters, int pin, int stores)
+static double run_threads(int threads, long iters, int pin, int stores,
+                          int post)
 {
     static struct worker w[64];
     pthread_barrier_t go;
@@ -236,6 +265,7 @@ static double run_threads(int threads, long iters, int pin, int stores)
         w[t].index = t;
         w[t].pin = pin;
         w[t].stores = stores;
+        w[t].post = post;
         w[t].iters = iters;
         w[t].go = &go;
         pthread_create(&w[t].tid, NULL, worker, &w[t]);
@@ -250,7 +280,8 @@ static double run_threads(int threads, long iters, int pin, int stores)
     return rate;
 }
 
-static void bench_threads(const char *counts, long iters, int pin, int stores)
+static void bench_threads(const char *counts, long iters, int pin, int stores,
+                          int post)
 {
     int n[8], k = 0, i, r;
     double rates[8][RUNS];
@@ -267,13 +298,13 @@ static void bench_threads(const char *counts, long iters, int pin, int stores)
     } while (*end == ',' && k < 8);
     for (r = 0; r < RUNS; r++) {
         for (i = 0; i < k; i++) {
-            rates[i][r] = run_threads(n[i], iters, pin, stores);
+            rates[i][r] = run_threads(n[i], iters, pin, stores, post);
         }
     }
     for (i = 0; i < k; i++) {
         qsort(rates[i], RUNS, sizeof(double), cmp_double);
         printf("BENCH %s-per-s-%dthread %.0f %.0f %.0f %d\n",
-               stores ? "stores" : "events", n[i],
+               stores ? "stores" : post ? "posts" : "events", n[i],
                rates[i][RUNS / 2], rates[i][0], rates[i][RUNS - 1], RUNS);
     }
 }
@@ -287,33 +318,35 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "system")) {
         iters = argc > 2 ? atol(argv[2]) : 200000;
         ht_init_or_exit("ht-bench", NULL, 1, 1);
-        bench("store", op_store, iters * 10);
+        BENCH("store", iters * 10, sink = i);
         if (map_testdev() == 0) {
-            bench("pci-testdev-mmio-write", op_testdev, iters);
+            BENCH("pci-testdev-mmio-write", iters, testdev[0x100] = i);
         } else {
             fprintf(stderr, "ht-bench: no pci-testdev\n");
         }
 #if defined(__x86_64__) || defined(__i386__)
         if (ioperm(0xe9, 1, 1) == 0) {
-            bench("outb-0xe9", op_outb, iters);
+            BENCH("outb-0xe9", iters, outb(i, 0xe9));
         }
 #endif
-        bench("getppid", op_getppid, iters);
-        bench("event", op_event, iters);
+        BENCH("getppid", iters, syscall(SYS_getppid));
+        bench_events(iters);
     } else if (!strcmp(mode, "user") && argc > 2) {
         iters = argc > 3 ? atol(argv[3]) : 200000;
         ht_init_or_exit("ht-bench", argv[2], 1, 1);
-        bench("store", op_store, iters * 10);
-        bench("getppid", op_getppid, iters);
-        bench("write-40-bytes", op_write, iters);
-        bench("event", op_event, iters);
+        BENCH("store", iters * 10, sink = i);
+        BENCH("getppid", iters, syscall(SYS_getppid));
+        BENCH("write-40-bytes", iters,
+              (void)!write(devnull, payload, sizeof(payload)));
+        bench_events(iters);
         bench_first_event(argv[2]);
-    } else if ((!strcmp(mode, "threads") || !strcmp(mode, "threads-store"))
-               && argc > 3) {
+    } else if ((!strcmp(mode, "threads") || !strcmp(mode, "threads-store") ||
+                !strcmp(mode, "threads-post")) && argc > 3) {
         iters = atol(argv[3]);
         ht_init_or_exit("ht-bench", argc > 4 ? argv[4] : NULL, 1, 1);
         bench_threads(argv[2], iters, argc <= 4,
-                      !strcmp(mode, "threads-store"));
+                      !strcmp(mode, "threads-store"),
+                      !strcmp(mode, "threads-post"));
     } else {
         fprintf(stderr, "usage: see the comment at the top of ht-bench.c\n");
         return 2;

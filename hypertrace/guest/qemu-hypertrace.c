@@ -606,16 +606,46 @@ static volatile uint32_t *ring_word(uint64_t c, unsigned off) /* shared */
 }
 
 /*
- * Make QEMU take @client's records: an event with the flush tag and the
- * clock in arg2, the slot's arg2 word put back afterwards
+ * Posted events are placed on the host's timeline through the flushes,
+ * the points known on both clocks (see flush_ring()).  So that a client
+ * that posts for long, with room in its ring, still gives such points,
+ * the fast path leaves a client's ring every ANCHOR_CHECK records, and a
+ * client that has not flushed for ANCHOR_TICKS of its clock flushes then
+ * (a millisecond or two of a TSC; an exit that often costs nothing).
+ */
+#define ANCHOR_CHECK 64
+#define ANCHOR_TICKS (1ull << 22)
+
+/* Make QEMU take @client's records: an event with the drain tag */
+static void drain_ring(uint64_t client)
+{
+    fire(client, (uint64_t)QEMU_HYPERTRACE_DRAIN_TAG << 32);
+}
+
+/*
+ * Make QEMU take @client's records and give the timeline a point on both
+ * clocks: a drain if the ring holds records, then, the ring empty (QEMU
+ * takes nothing at it, so that it is traced at its store), an event with
+ * the flush tag and the clock in arg2, the slot's arg2 word put back
+ * afterwards
  */
 static void flush_ring(uint64_t client)
 {
+    struct qemu_hypertrace_ring_ *r = &qemu_hypertrace_fast_.rings[client];
     uint64_t *slot = (uint64_t *)slot_of(client), saved = 0;
+    uint32_t tail = le32toh(__atomic_load_n(
+                        ring_word(client, HYPERTRACE_SLOT_RING_TAIL),
+                        __ATOMIC_ACQUIRE));
+    uint64_t now;
 
+    if (tail != r->head) {
+        drain_ring(client);
+    }
+    now = clock_now();
+    r->anchor = now;
     if (ht.num_args >= 2) {
         saved = slot[0];
-        slot[0] = htole64(clock_now());
+        slot[0] = htole64(now);
     }
     fire(client, (uint64_t)QEMU_HYPERTRACE_FLUSH_TAG << 32);
     if (ht.num_args >= 2) {
@@ -623,15 +653,21 @@ static void flush_ring(uint64_t client)
     }
 }
 
-/* How far the client's head may go: up to a ring past what QEMU took */
+/*
+ * How far the client's head may go without the slow path: up to a ring
+ * past what QEMU took, and ANCHOR_CHECK records at most
+ */
 static void ring_refresh(uint64_t client, struct qemu_hypertrace_ring_ *r)
 {
     uint32_t tail = le32toh(__atomic_load_n(
                         ring_word(client, HYPERTRACE_SLOT_RING_TAIL),
                         __ATOMIC_ACQUIRE));
+    uint32_t used = r->head - tail;
+    uint64_t room = used > ht.ring_records ? 0 : ht.ring_records - used;
 
-    r->room_end = r->head - tail <= ht.ring_records ?
-                  tail + ht.ring_records : r->head;
+    /* (no room either for a tail QEMU would not store) */
+    r->room_end = r->head + (uint32_t)(room < ANCHOR_CHECK ? room
+                                                           : ANCHOR_CHECK);
 }
 
 /*
@@ -702,8 +738,10 @@ int qemu_hypertrace_post_slow_(uint64_t client, uint64_t arg1)
     r = &qemu_hypertrace_fast_.rings[client];
     if (!r->armed) {
         ring_arm(client, r);
+    } else if (clock_now() - r->anchor >= ANCHOR_TICKS) {
+        flush_ring(client);
     }
-    /* full: what QEMU took since, else a flush makes it take them */
+    /* full: what QEMU took since, else a drain makes it take them */
     for (tries = 0; r->head == r->room_end; tries++) {
         if (tries == 3) {
             /* a QEMU that takes nothing: the event all the same */
@@ -711,7 +749,7 @@ int qemu_hypertrace_post_slow_(uint64_t client, uint64_t arg1)
             return 0;
         }
         if (tries) {
-            flush_ring(client);
+            drain_ring(client);
         }
         ring_refresh(client, r);
     }

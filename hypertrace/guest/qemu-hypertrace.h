@@ -98,9 +98,12 @@ void qemu_hypertrace(uint64_t client, uint64_t arg1);
  *
  * Queue one event with @arg1 and the client's data slot, as
  * qemu_hypertrace() would emit it, and return without a VM exit while the
- * client's ring has room.  When it is full, ask QEMU to take its records
- * (qemu_hypertrace_flush()) and wait for room: nothing is lost.  Where
- * QEMU offers no rings, emit the event with qemu_hypertrace() instead.
+ * client's ring has room.  When it is full, make QEMU take its records
+ * (an event with arg1 = QEMU_HYPERTRACE_DRAIN_TAG << 32, the slot as it
+ * is) and wait for room: nothing is lost.  Every millisecond or two of
+ * posting it also flushes (qemu_hypertrace_flush()), so that the
+ * timeline can place the posted events.  Where QEMU offers no rings,
+ * emit the event with qemu_hypertrace() instead.
  *
  * Returns: 0; -1 with errno EINVAL, and nothing queued, when @client is
  * out of range or init has not succeeded.
@@ -111,11 +114,12 @@ int qemu_hypertrace_post(uint64_t client, uint64_t arg1);
  * qemu_hypertrace_flush:
  * @client: client index, below qemu_hypertrace_max_clients()
  *
- * Make QEMU take the client's posted events now: one event with arg1 =
+ * Make QEMU take the client's posted events now (a drain, see above, if
+ * the ring holds any), then fire one event with arg1 =
  * QEMU_HYPERTRACE_FLUSH_TAG << 32 and arg2 the guest's clock
- * (qemu_hypertrace_clock()) right before it, which also anchors the
- * guest's clock on the host's for the timeline.  The client's data slot
- * is left as it was.  QEMU takes the records whoever posted them (another
+ * (qemu_hypertrace_clock()) right before it: QEMU takes nothing at it, so
+ * its host time is the store's, and it anchors the guest's clock on the
+ * host's for the timeline.  The client's data slot is left as it was.  QEMU takes the records whoever posted them (another
  * process of the guest, in system mode), so a program that never posted
  * may flush too.  Without rings, nothing happens.
  *
@@ -124,6 +128,7 @@ int qemu_hypertrace_post(uint64_t client, uint64_t arg1);
  */
 int qemu_hypertrace_flush(uint64_t client);
 #define QEMU_HYPERTRACE_FLUSH_TAG 0x6874666cu  /* "htfl": a flush */
+#define QEMU_HYPERTRACE_DRAIN_TAG 0x68746472u  /* "htdr": a full ring */
 
 /* Records in each client's ring; 0 where QEMU offers none (or before init) */
 uint64_t qemu_hypertrace_ring_records(void);
@@ -146,6 +151,7 @@ struct qemu_hypertrace_ring_ {
     uint32_t room_end;              /* head may reach it without asking */
     uint32_t words;                 /* words of a record: NUM_ARGS + 1 */
     uint32_t armed;
+    uint64_t anchor;                /* the clock at the last flush */
 };
 
 struct qemu_hypertrace_fast_ {

@@ -82,6 +82,9 @@ def main():
     p.add_argument("--post-file", action="append", default=[])
     p.add_argument("--simple", metavar="TRACE_EVENTS_ALL")
     p.add_argument("--scripts", help="QEMU's scripts/ directory")
+    p.add_argument("--ignore-arg1", metavar="ARG1,...", default="",
+                   help="posts with these arg1 values are another "
+                   "program's: left out")
     p.add_argument("--baremetal", metavar="CLIENTS",
                    help="the bare-metal guest's clients, comma-separated")
     a = p.parse_args()
@@ -153,6 +156,7 @@ def main():
     if a.post_file:
         items.sort(key=lambda x: x[0])
 
+    ignored = {int(v, 0) for v in a.ignore_arg1.split(",") if v}
     errors = []
     seen = 0
     flushes = 0
@@ -174,6 +178,8 @@ def main():
                                   (client, i, next_i.get(client, 0)))
             continue
         arg1 = args[0]
+        if arg1 in ignored:
+            continue
         d = decode(client, args)
         if d is None or d[0] not in clients or d[1] >= a.posts:
             errors.append("unexpected post arg1=%#x on client %d" %

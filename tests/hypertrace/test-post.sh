@@ -90,6 +90,36 @@ wait $reader
 check "stalled post file" "$work/f.bin" "${simple[@]}" --post-file "$work/fifo.post" \
     --threads 1 --posts 200000
 
+# 4b. The timeline: posted regions, each ended right before a synchronous
+# event, placed by qemu-hypertrace-regions through the flushes; from a
+# post file beside a simple trace, and from the log backend's lines.  The
+# event is traced once QEMU has taken the records before it: the log
+# backend's lines for them, a few microseconds each, make it late.
+TOOL=(/usr/bin/python3 "$HT_TREE/scripts/qemu-hypertrace-regions")
+ht_cc linux-user "$work/ht-post-timeline" "$G/ht-post-timeline.c" || exit 1
+"$QEMU_USER" -hypertrace "$work/t,post-file=$work/t.post" \
+    -trace "enable=guest_hypertrace,file=$work/t.bin" \
+    "$work/ht-post-timeline" 1000 200 > t.out 2>&1 || bad "timeline: status $?"
+if "${TOOL[@]}" "$work/t.bin" "$work/t.post" --events "$EVENTS_ALL" \
+        --json "$work/t.json" > tool.out 2>&1; then
+    grep '^posted events' tool.out
+    out=$(/usr/bin/python3 "$HT_REPO/tests/hypertrace/check-post-timeline.py" \
+          "$work/t.json" 1000) && echo "timeline, post file: $out" ||
+        bad "timeline, post file: $out"
+else
+    bad "timeline, post file: the tool failed: $(tail -n 3 tool.out)"
+fi
+"$QEMU_USER" -msg timestamp=on -hypertrace "$work/t" -trace guest_hypertrace \
+    -trace guest_hypertrace_post -D "$work/t.log" \
+    "$work/ht-post-timeline" 300 200 > t.out 2>&1 || bad "timeline, log: status $?"
+if "${TOOL[@]}" "$work/t.log" --json "$work/tl.json" > tool.out 2>&1; then
+    out=$(/usr/bin/python3 "$HT_REPO/tests/hypertrace/check-post-timeline.py" \
+          "$work/tl.json" 300 --within 50) && echo "timeline, log backend: $out" ||
+        bad "timeline, log backend: $out"
+else
+    bad "timeline, log backend: the tool failed: $(tail -n 3 tool.out)"
+fi
+
 # 5. A hostile guest: its ring's words and records as it likes
 "$QEMU_USER" -hypertrace "$work/h,max-clients=2" -d guest_errors \
     -trace guest_hypertrace_post -D "$work/h.log" "$work/ht-ring-hostile" \
@@ -149,11 +179,21 @@ done
 echo "bad options: the same messages in both modes"
 
 # 8. A Linux guest: 2 vCPUs, a thread on each, each on a client of its own
+# (then the timeline's posted regions, and the guest command's post and
+# flush on client 1)
 ht_cc softmmu "$work/ht-post-sys" "$G/ht-post.c" || exit 1
+ht_cc softmmu "$work/ht-post-timeline-sys" "$G/ht-post-timeline.c" || exit 1
 mkdir -p "$work/sys"
 cp "$work/ht-post-sys" "$work/sys/ht-post"
-echo "ht-post -c -s 1000 -f 2 50000 || echo HT-POST-FAILED" > "$work/sys.sh"
-ht_initrd "$work/sys.gz" "$work/sys.sh" "$work/sys/ht-post"
+cp "$work/ht-post-timeline-sys" "$work/sys/ht-post-timeline"
+cat > "$work/sys.sh" <<'EOT'
+ht-post -c -s 1000 -f 2 50000 || echo HT-POST-FAILED
+ht-post-timeline 300 200 || echo HT-POST-FAILED
+qemu-hypertrace -c 1 post 1 0x3000 && qemu-hypertrace -c 1 post 0 0x3000 &&
+    qemu-hypertrace -c 1 flush || echo HT-POST-FAILED
+EOT
+ht_initrd "$work/sys.gz" "$work/sys.sh" "$work/sys/ht-post" "$work/sys/ht-post-timeline" \
+    "$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"
 kernel=$(ht_kernel)
 ht_log "booting a Linux guest: 2 threads x 50000 posts"
 ht_boot "$work/serial.txt" 300 tcg,thread=multi 2 "$kernel" "$work/sys.gz" \
@@ -163,7 +203,18 @@ ht_boot "$work/serial.txt" 300 tcg,thread=multi 2 "$kernel" "$work/sys.gz" \
 grep -q "guest: exit status 0" "$work/serial.txt" && ! grep -q HT-POST-FAILED "$work/serial.txt" ||
     { bad "system: the guest program failed"; tail -n 5 "$work/serial.txt"; }
 check "Linux guest, 2 vCPUs" "$work/sys.bin" "${simple[@]}" --post-file "$work/sys.post" \
-    --threads 2 --posts 50000 --sync 1000
+    --threads 2 --posts 50000 --sync 1000 --ignore-arg1 1,0
+if "${TOOL[@]}" "$work/sys.bin" "$work/sys.post" --events "$EVENTS_ALL" \
+        --json "$work/sys.json" > tool.out 2>&1; then
+    out=$(/usr/bin/python3 "$HT_REPO/tests/hypertrace/check-post-timeline.py" \
+          "$work/sys.json" 300) && echo "Linux guest, timeline: $out" ||
+        bad "Linux guest, timeline: $out"
+    grep -q '"name": "region 12288"' "$work/sys.json" &&
+        echo "Linux guest: qemu-hypertrace post and flush made region 12288" ||
+        bad "Linux guest: no region 12288 from qemu-hypertrace post"
+else
+    bad "Linux guest, timeline: the tool failed: $(tail -n 3 tool.out)"
+fi
 
 # 9. The bare-metal guests: 2 vCPUs x 2 clients x 100000 posts, written by
 # the guest from the spec's layout; under KVM, the exits to QEMU

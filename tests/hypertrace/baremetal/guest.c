@@ -314,12 +314,14 @@ static volatile int ap_ready, ap_go, ap_done;
  * Posted events (the spec's "Posted records"), written here from the
  * spec's layout rather than with the guest library: each vCPU posts
  * POSTS events on each of two clients of its own, alternating between
- * them, flushing a client whose ring is full with the flush event (the
- * TSC in arg2, the slot's words put back).  Posted arg1 = c << 40 | i << 8
+ * them, draining a client whose ring is full with the drain event, and
+ * flushing (the TSC in arg2, the slot's words put back) at the start and
+ * the end.  Posted arg1 = c << 40 | i << 8
  * | 6, argk = arg1 + k - 1.
  */
 #define POSTS           100000
 #define FLUSH_TAG       0x6874666cull
+#define DRAIN_TAG       0x68746472ull
 
 static uint64_t ring_offset, ring_stride;
 static uint32_t ring_records, record_words;    /* no 64-bit division on i386 */
@@ -379,7 +381,7 @@ static void post(PostRing *r, uint64_t arg1)
     while (r->head == r->room_end) {
         post_refresh(r);
         if (r->head == r->room_end) {
-            post_flush(r->client);
+            fire(r->client, DRAIN_TAG << 32);       /* full: make room */
         }
     }
     rec = r->ring + 2 * r->pos * record_words;

@@ -48,6 +48,13 @@ bool hypertrace_options_check(const HypertraceOptions *opts, Error **errp)
                    opts->ring_size);
         return false;
     }
+    if (opts->ring_size * opts->max_clients > HYPERTRACE_MAX_RINGS_SIZE) {
+        error_setg(errp, "hypertrace: the rings of max-clients clients of"
+                   " ring-size bytes must fit in %d MiB (got %" PRIu64
+                   " x %" PRIu64 ")", HYPERTRACE_MAX_RINGS_SIZE >> 20,
+                   opts->max_clients, opts->ring_size);
+        return false;
+    }
     if (opts->post_file && !opts->ring_size) {
         error_setg(errp, "hypertrace: post-file needs rings (ring-size is"
                    " 0)");

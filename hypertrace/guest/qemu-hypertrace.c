@@ -444,6 +444,7 @@ static int do_init(const char *base)
         uint64_t stride = cfg_word(&ht.config, HYPERTRACE_CFG_RING_STRIDE);
         uint64_t records = cfg_word(&ht.config, HYPERTRACE_CFG_RING_RECORDS);
         uint64_t size = cfg_word(&ht.config, HYPERTRACE_CFG_RECORD_SIZE);
+        void *rings;
 
         if (!rings_valid(max_clients, num_args, data_stride, data_size,
                          offset, stride, records, size)) {
@@ -451,11 +452,15 @@ static int do_init(const char *base)
             fail_at(dir);
             return -1;
         }
-        qemu_hypertrace_fast_.rings =
-            calloc(max_clients, sizeof(struct qemu_hypertrace_ring_));
-        if (!qemu_hypertrace_fast_.rings) {
+        size_t bytes = max_clients * sizeof(struct qemu_hypertrace_ring_);
+
+        /* a cache line each: clients are threads that post at once */
+        if (posix_memalign(&rings, 64, bytes)) {
+            errno = ENOMEM;
             return -1;
         }
+        memset(rings, 0, bytes);
+        qemu_hypertrace_fast_.rings = rings;
         ht.ring_offset = offset;
         ht.ring_stride = stride;
         ht.ring_records = records;

@@ -119,9 +119,10 @@ int qemu_hypertrace_post(uint64_t client, uint64_t arg1);
  * QEMU_HYPERTRACE_FLUSH_TAG << 32 and arg2 the guest's clock
  * (qemu_hypertrace_clock()) right before it: QEMU takes nothing at it, so
  * its host time is the store's, and it anchors the guest's clock on the
- * host's for the timeline.  The client's data slot is left as it was.  QEMU takes the records whoever posted them (another
- * process of the guest, in system mode), so a program that never posted
- * may flush too.  Without rings, nothing happens.
+ * host's for the timeline.  The client's data slot is left as it was.
+ * QEMU takes the records whoever posted them (another process of the
+ * guest, in system mode), so a program that never posted may flush too.
+ * Without rings, nothing happens.
  *
  * Returns: 0; -1 with errno EINVAL when @client is out of range or init
  * has not succeeded.
@@ -152,7 +153,11 @@ struct qemu_hypertrace_ring_ {
     uint32_t words;                 /* words of a record: NUM_ARGS + 1 */
     uint32_t armed;
     uint64_t anchor;                /* the clock at the last flush */
+#ifdef __GNUC__
+} __attribute__((aligned(64)));     /* no cache line shared by two clients */
+#else
 };
+#endif
 
 struct qemu_hypertrace_fast_ {
     uint32_t clients;               /* 0 until init succeeded */

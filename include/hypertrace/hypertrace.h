@@ -79,6 +79,12 @@ void hypertrace_layout_init(HypertraceLayout *layout, uint64_t max_clients,
 #define HYPERTRACE_DEFAULT_ROI_BEGIN 1
 #define HYPERTRACE_DEFAULT_ROI_END  0
 
+/*
+ * The rings of all clients together: the data channel stays below the
+ * 1 GiB the guest library accepts, with the PCI device's slots too
+ */
+#define HYPERTRACE_MAX_RINGS_SIZE (512 << 20)
+
 typedef struct HypertraceOptions {
     uint64_t max_clients;       /* max-clients */
     char *roi_events;           /* roi-events: NULL or "" for none */
@@ -97,7 +103,8 @@ typedef struct HypertraceOptions {
  * max-clients out of range, roi-pause without roi-notify, a roi-begin or
  * roi-end other than the default with no region control to use it, a
  * roi-begin equal to roi-end, a ring-size other than 0 or a multiple of 8
- * from 4 KiB to 16 MiB, or a post-file without rings.
+ * from 4 KiB to 16 MiB, rings of more than HYPERTRACE_MAX_RINGS_SIZE
+ * bytes in all, or a post-file without rings.
  */
 bool hypertrace_options_check(const HypertraceOptions *opts, Error **errp);
 

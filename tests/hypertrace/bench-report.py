@@ -42,6 +42,14 @@ GOALS = [
     ("posted / synchronous event, user mode",
      ("user", "qemu-x86_64", "disabled", "post"),
      ("user", "qemu-x86_64", "disabled", "event"), 0.75, True),
+    ("posted event / synchronous event recorded by the simple backend, "
+     "Linux guest, TCG",
+     ("system", "tcg-smp1", "simple", "post"),
+     ("system", "tcg-smp1", "simple", "event"), 0.35, True),
+    ("posted event / synchronous event recorded by the simple backend, "
+     "user mode",
+     ("user", "qemu-x86_64", "simple", "post"),
+     ("user", "qemu-x86_64", "simple", "event"), 0.75, True),
     ("posted events recorded into a post file / synchronous events "
      "recorded by the simple backend, 1 thread",
      ("user", "qemu-x86_64", "post-file", "posts-per-s-1thread"),

@@ -166,6 +166,7 @@ msg_of() { grep -o 'hypertrace: .*' | head -n 1; }
 for case in "ring-size=100|ring-size must be 0 (no rings) or a multiple of 8 from 4 KiB to 16 MiB (got 100)" \
             "ring-size=32M|ring-size must be 0 (no rings) or a multiple of 8 from 4 KiB to 16 MiB (got 33554432)" \
             "ring-size=4100|ring-size must be 0 (no rings) or a multiple of 8 from 4 KiB to 16 MiB (got 4100)" \
+            "max-clients=64,ring-size=16M|the rings of max-clients clients of ring-size bytes must fit in 512 MiB (got 64 x 16777216)" \
             "ring-size=0,post-file=$work/p|post-file needs rings (ring-size is 0)" \
             "post-file=$work/nodir/p|post-file: Could not create '$work/nodir/p'"; do
     opt=${case%%|*} want=${case#*|}

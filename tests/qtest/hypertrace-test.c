@@ -2,7 +2,8 @@
  * QTest testcase for the hypertrace PCI device
  *
  * Events are observed through the log trace backend: QEMU runs with
- * "-trace guest_hypertrace -d guest_errors -D <file>" and the test reads
+ * "-trace guest_hypertrace -trace guest_hypertrace_post -d guest_errors
+ * -D <file>" and the test reads
  * the file after each access (qtest accesses are synchronous and the log
  * is flushed per record).
  *
@@ -11,6 +12,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/host-utils.h"
+#include "qemu/timer.h"
 #include "libqtest.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
@@ -39,7 +41,8 @@ static void fixture_start(Fixture *f, const char *extra)
     fd = g_file_open_tmp("hypertrace-test-XXXXXX.log", &f->log_path, NULL);
     g_assert(fd >= 0);
     close(fd);
-    f->qts = qtest_initf("-trace guest_hypertrace -d guest_errors -D %s "
+    f->qts = qtest_initf("-trace guest_hypertrace -trace guest_hypertrace_post"
+                         " -d guest_errors -D %s "
                          "-device hypertrace,addr=04.0%s",
                          f->log_path, extra);
     f->bus = qpci_new_pc(f->qts, NULL);
@@ -122,11 +125,14 @@ static void assert_alive(Fixture *f)
     qobject_unref(rsp);
 }
 
-static void check_config(uint32_t max_clients)
+static void check_config(uint32_t max_clients, uint64_t ring_size)
 {
     Fixture f = { 0 };
-    g_autofree char *opt = g_strdup_printf(",max-clients=%u", max_clients);
-    uint64_t size = pow2ceil((uint64_t)max_clients * STRIDE);
+    g_autofree char *opt = g_strdup_printf(",max-clients=%u,ring-size=%"
+                                           PRIu64, max_clients, ring_size);
+    uint64_t slots = (uint64_t)max_clients * STRIDE;
+    uint64_t record = 8 * (N_ARGS + 1);
+    uint64_t size = pow2ceil(slots + max_clients * ring_size);
     const struct {
         unsigned offset;
         uint64_t value;
@@ -138,10 +144,15 @@ static void check_config(uint32_t max_clients)
         { HYPERTRACE_CFG_DATA_STRIDE, STRIDE },
         { HYPERTRACE_CFG_CTRL_STRIDE, STRIDE },
         { HYPERTRACE_CFG_DATA_SIZE, size },
-        { HYPERTRACE_CFG_CTRL_SIZE, size },
+        { HYPERTRACE_CFG_CTRL_SIZE, pow2ceil(slots) },
         { HYPERTRACE_CFG_DATA_BAR, HYPERTRACE_PCI_DATA_BAR },
         { HYPERTRACE_CFG_CTRL_BAR, HYPERTRACE_PCI_CTRL_BAR },
-        { 0x50, 0 },                            /* reserved words read 0 */
+        { HYPERTRACE_CFG_FEATURES, ring_size ? HYPERTRACE_FEATURE_POST : 0 },
+        { HYPERTRACE_CFG_RING_OFFSET, ring_size ? slots : 0 },
+        { HYPERTRACE_CFG_RING_STRIDE, ring_size },
+        { HYPERTRACE_CFG_RING_RECORDS, ring_size / record },
+        { HYPERTRACE_CFG_RECORD_SIZE, ring_size ? record : 0 },
+        { HYPERTRACE_CFG_WORDS * 8, 0 },        /* reserved words read 0 */
     };
     size_t i;
 
@@ -151,7 +162,7 @@ static void check_config(uint32_t max_clients)
                         words[i].value);
     }
     g_assert_cmpuint(f.data_size, ==, size);
-    g_assert_cmpuint(f.ctrl_size, ==, size);
+    g_assert_cmpuint(f.ctrl_size, ==, pow2ceil(slots));
 
     /* Little-endian whatever the access size */
     for (i = 0; i < 8; i++) {
@@ -182,10 +193,12 @@ static void test_identity(void)
 
 static void test_config(void)
 {
-    check_config(1);
-    check_config(16);
-    check_config(5);
-    check_config(HYPERTRACE_MAX_CLIENTS);
+    check_config(1, HYPERTRACE_DEFAULT_RING_SIZE);
+    check_config(16, HYPERTRACE_DEFAULT_RING_SIZE);
+    check_config(5, 4096);
+    check_config(16, 0);
+    check_config(HYPERTRACE_MAX_CLIENTS, 0);
+    check_config(HYPERTRACE_MAX_CLIENTS, 4096);
 }
 
 static void test_event(void)
@@ -712,6 +725,229 @@ static void test_regions_notify(void)
     fixture_stop(&f);
 }
 
+/*
+ * Posted records (docs/specs/hypertrace.rst): record i of a client's ring
+ * has timestamp ts and arguments arg1, arg1 + 1, ...
+ */
+#define RECORD_SIZE (8 * (N_ARGS + 1))
+
+static uint64_t ring_at(Fixture *f, uint64_t client, uint32_t i)
+{
+    uint64_t offset = qpci_io_readq(f->dev, f->cfg, HYPERTRACE_CFG_RING_OFFSET);
+    uint64_t stride = qpci_io_readq(f->dev, f->cfg, HYPERTRACE_CFG_RING_STRIDE);
+    uint64_t records = qpci_io_readq(f->dev, f->cfg,
+                                     HYPERTRACE_CFG_RING_RECORDS);
+
+    return offset + client * stride + (i % records) * RECORD_SIZE;
+}
+
+static void put_record(Fixture *f, uint64_t client, uint32_t i, uint64_t ts,
+                       uint64_t arg1)
+{
+    uint64_t at = ring_at(f, client, i);
+    int k;
+
+    qpci_io_writeq(f->dev, f->data, at, ts);
+    for (k = 0; k < N_ARGS; k++) {
+        qpci_io_writeq(f->dev, f->data, at + 8 * (k + 1), arg1 + k);
+    }
+}
+
+static void ring_set(Fixture *f, uint64_t client, unsigned word, uint32_t v)
+{
+    qpci_io_writel(f->dev, f->data, client * STRIDE + word, v);
+}
+
+static uint32_t ring_get(Fixture *f, uint64_t client, unsigned word)
+{
+    return qpci_io_readl(f->dev, f->data, client * STRIDE + word);
+}
+
+/* Post @n records on @client from record @first, as a guest does */
+static void post(Fixture *f, uint64_t client, uint32_t first, uint32_t n,
+                 uint64_t ts, uint64_t arg1)
+{
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        put_record(f, client, first + i, ts + i, arg1 + 0x10 * i);
+    }
+    ring_set(f, client, HYPERTRACE_SLOT_RING_HEAD, first + n);
+}
+
+/* The log backend's line for a record */
+static char *post_text(uint64_t client, uint64_t ts, uint64_t arg1)
+{
+    GString *s = g_string_new(NULL);
+    int k;
+
+    g_string_append_printf(s, "guest_hypertrace_post client=%" PRIu64
+                           " timestamp=%" PRIu64 " arg1=%" PRIu64,
+                           client, ts, arg1);
+    for (k = 1; k < N_ARGS; k++) {
+        g_string_append_printf(s, " arg%d=0x%016" PRIx64, k + 1, arg1 + k);
+    }
+    g_string_append_c(s, '\n');
+    return g_string_free(s, false);
+}
+
+/* The @n records of post() are in the log, in order, after @from */
+static const char *assert_posted(const char *log, const char *from,
+                                 uint64_t client, uint32_t n, uint64_t ts,
+                                 uint64_t arg1)
+{
+    const char *at = from;
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        g_autofree char *want = post_text(client, ts + i, arg1 + 0x10 * i);
+        const char *found = strstr(at, want);
+
+        if (!found) {
+            g_error("record %u of client %" PRIu64 " missing or out of"
+                    " order: %s", i, client, want);
+        }
+        at = found + strlen(want);
+    }
+    return at;
+}
+
+/*
+ * QEMU takes a client's records before its event, traces them in order,
+ * and hands the space back; a ring that is not armed is left alone; the
+ * timer takes a quiet client's records; records wrap around the ring
+ */
+static void test_post(void)
+{
+    Fixture f = { 0 };
+    g_autofree char *event = NULL;
+    g_autofree char *log = NULL;
+    uint64_t slot[HYPERTRACE_MAX_ARGS] = { 0 };
+    uint32_t records;
+    const char *at;
+    int k;
+
+    fixture_start(&f, ",max-clients=3,ring-size=4096");
+    records = qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_RING_RECORDS);
+    g_assert_cmpuint(records, ==, 4096 / RECORD_SIZE);
+    for (k = 0; k < N_ARGS - 1; k++) {
+        slot[k] = 0x7700 + k;
+    }
+    write_slot(&f, 1, slot);
+
+    ring_set(&f, 1, HYPERTRACE_SLOT_RING_ARM, HYPERTRACE_RING_ARMED);
+    post(&f, 1, 0, 3, 100, 0x5000);
+    g_assert_cmpint(count_substr(log = read_log(&f), "guest_hypertrace_post"),
+                    ==, 0);
+    g_free(log);
+    fire(&f, 1, 7);
+    log = read_log(&f);
+    at = assert_posted(log, log, 1, 3, 100, 0x5000);
+    event = event_text(1, 7, slot);
+    g_assert_nonnull(strstr(at, event));
+    g_assert_cmpuint(ring_get(&f, 1, HYPERTRACE_SLOT_RING_TAIL), ==, 3);
+    g_free(log);
+
+    /* not armed: nothing taken */
+    post(&f, 2, 0, 2, 200, 0x6000);
+    fire(&f, 2, 8);
+    log = read_log(&f);
+    g_assert_null(strstr(log, "guest_hypertrace_post client=2"));
+    g_assert_cmpuint(ring_get(&f, 2, HYPERTRACE_SLOT_RING_TAIL), ==, 0);
+    g_free(log);
+
+    /* a quiet client: the timer takes them within a few ms */
+    ring_set(&f, 0, HYPERTRACE_SLOT_RING_ARM, HYPERTRACE_RING_ARMED);
+    post(&f, 0, 0, 2, 300, 0x8000);
+    qtest_clock_step(f.qts, 5 * SCALE_MS);
+    log = read_log(&f);
+    assert_posted(log, log, 0, 2, 300, 0x8000);
+    g_assert_cmpuint(ring_get(&f, 0, HYPERTRACE_SLOT_RING_TAIL), ==, 2);
+    g_free(log);
+
+    /* a whole ring at once, across its end */
+    post(&f, 1, 3, records, 1000, 0x100000);
+    fire(&f, 1, 9);
+    log = read_log(&f);
+    at = assert_posted(log, log, 1, records, 1000, 0x100000);
+    g_assert_cmpuint(ring_get(&f, 1, HYPERTRACE_SLOT_RING_TAIL), ==,
+                     3 + records);
+    fixture_stop(&f);
+}
+
+/*
+ * A head more than a ring past the tail is a guest error and is skipped,
+ * whatever it is; QEMU's own count decides, not a RING_TAIL the guest
+ * overwrote
+ */
+static void test_post_hostile(void)
+{
+    Fixture f = { 0 };
+    g_autofree char *log = NULL;
+    uint32_t records;
+
+    fixture_start(&f, ",max-clients=2,ring-size=4096");
+    records = qpci_io_readq(f.dev, f.cfg, HYPERTRACE_CFG_RING_RECORDS);
+    ring_set(&f, 1, HYPERTRACE_SLOT_RING_ARM, HYPERTRACE_RING_ARMED);
+    ring_set(&f, 1, HYPERTRACE_SLOT_RING_HEAD, records + 1);
+    fire(&f, 1, 1);
+    ring_set(&f, 1, HYPERTRACE_SLOT_RING_HEAD, records);    /* 2^32 - 1 */
+    fire(&f, 1, 2);
+    ring_set(&f, 1, HYPERTRACE_SLOT_RING_TAIL, 0x12345678);
+    post(&f, 1, records, 2, 50, 0x9000);
+    fire(&f, 1, 3);
+    log = read_log(&f);
+    g_assert_cmpint(count_substr(log, "published records up to"), ==, 2);
+    g_assert_cmpint(count_substr(log, "guest_hypertrace_post"), ==, 2);
+    assert_posted(log, log, 1, 2, 50, 0x9000);
+    g_assert_cmpint(count_events(&f), ==, 3);
+    g_assert_cmpuint(ring_get(&f, 1, HYPERTRACE_SLOT_RING_TAIL), ==,
+                     records + 2);
+    assert_alive(&f);
+    fixture_stop(&f);
+}
+
+/* Records left in the ring are taken when the VM stops and at reset */
+static void test_post_stop_reset(void)
+{
+    Fixture f = { 0 };
+    g_autofree char *log = NULL;
+    QDict *rsp;
+
+    fixture_start(&f, ",max-clients=2");
+    ring_set(&f, 0, HYPERTRACE_SLOT_RING_ARM, HYPERTRACE_RING_ARMED);
+    post(&f, 0, 0, 2, 10, 0xa000);
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'stop' }");
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(f.qts, "STOP");
+    post(&f, 0, 2, 3, 20, 0xb000);
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'system_reset' }");
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(f.qts, "RESET");
+    log = read_log(&f);
+    assert_posted(log, assert_posted(log, log, 0, 2, 10, 0xa000), 0, 3, 20,
+                  0xb000);
+    qpci_device_enable(f.dev);
+    f.data = qpci_iomap(f.dev, HYPERTRACE_PCI_DATA_BAR, NULL);
+    g_assert_cmpuint(ring_get(&f, 0, HYPERTRACE_SLOT_RING_HEAD), ==, 0);
+    g_assert_cmpuint(ring_get(&f, 0, HYPERTRACE_SLOT_RING_ARM), ==, 0);
+    g_assert_cmpuint(ring_get(&f, 0, HYPERTRACE_SLOT_RING_TAIL), ==, 0);
+    fixture_stop(&f);
+}
+
+static void test_bad_rings(void)
+{
+    check_bad_device("ring-size=100", "ring-size must be 0 (no rings) or a"
+                     " multiple of 8 from 4 KiB to 16 MiB (got 100)");
+    check_bad_device("ring-size=4100", "(got 4100)");
+    check_bad_device("ring-size=32M", "(got 33554432)");
+    check_bad_device("ring-size=0,post-file=/nonexistent/x",
+                     "post-file needs rings");
+    check_bad_device("post-file=/nonexistent/x", "post-file: Could not create");
+    check_bad_device("max-clients=64,ring-size=16M",
+                     "the rings of max-clients clients of ring-size bytes");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -719,6 +955,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hypertrace/config", test_config);
     qtest_add_func("/hypertrace/bad-max-clients", test_bad_clients);
     qtest_add_func("/hypertrace/bad-regions", test_bad_regions);
+    qtest_add_func("/hypertrace/bad-rings", test_bad_rings);
     qtest_add_func("/hypertrace/regions-notify", test_regions_notify);
 #ifdef CONFIG_TRACE_LOG
     qtest_add_func("/hypertrace/event", test_event);
@@ -729,6 +966,9 @@ int main(int argc, char **argv)
     qtest_add_func("/hypertrace/migrate", test_migrate);
     qtest_add_func("/hypertrace/monitor", test_monitor);
     qtest_add_func("/hypertrace/regions", test_regions);
+    qtest_add_func("/hypertrace/post", test_post);
+    qtest_add_func("/hypertrace/post-hostile", test_post_hostile);
+    qtest_add_func("/hypertrace/post-stop-reset", test_post_stop_reset);
 #endif
     qtest_add_func("/hypertrace/reset", test_reset);
     return g_test_run();

@@ -424,7 +424,8 @@ bool hypertrace_control_store(const HypertraceLayout *layout,
 
     /* the client's posted records come before its event */
     if (unlikely(layout->ring_records) &&
-        hypertrace_ring_pending(layout, data, client)) {
+        ldl_le_p(data + (client << layout->stride_shift) +
+                 HYPERTRACE_SLOT_RING_ARM) == HYPERTRACE_RING_ARMED) {
         layout->ring_take(layout->ring_opaque, client);
     }
 

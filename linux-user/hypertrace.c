@@ -122,6 +122,7 @@ static struct {
     HTRingShared *rings;    /* max_clients, shared with forked QEMUs */
     HypertracePostFile *post_file;
     bool ring_thread;       /* x-ring-thread: off to test the other takes */
+    bool ring_thread_running;
 } ht;
 
 static QemuOptsList hypertrace_opts = {
@@ -230,16 +231,6 @@ static void ht_ring_lock(uint64_t c)
     }
 }
 
-/* An event of the client's own: its records come first, taken here */
-static void ht_ring_take(void *opaque, uint64_t client)
-{
-    ht_ring_lock(client);
-    ht.rings[client].owner = getpid();
-    hypertrace_ring_take_records(&ht.layout, ht.data, "hypertrace", client,
-                                 ht.post_file);
-    pthread_mutex_unlock(&ht.rings[client].lock);
-}
-
 /*
  * Take the records of every client this process's guest fired an event
  * on last, or that no process has taken with an event yet: a forked
@@ -288,6 +279,25 @@ static void ht_ring_thread_start(void)
                        QEMU_THREAD_DETACHED);
 }
 
+/*
+ * An event of a client whose ring is armed: its records come first, taken
+ * here.  The first such event starts the thread that takes the records
+ * of quiet clients, so that a program that does not post costs nothing.
+ */
+static void ht_ring_take(void *opaque, uint64_t client)
+{
+    if (!qatomic_xchg(&ht.ring_thread_running, true)) {
+        ht_ring_thread_start();
+    }
+    qatomic_set(&ht.rings[client].owner, getpid());
+    if (hypertrace_ring_pending(&ht.layout, ht.data, client)) {
+        ht_ring_lock(client);
+        hypertrace_ring_take_records(&ht.layout, ht.data, "hypertrace",
+                                     client, ht.post_file);
+        pthread_mutex_unlock(&ht.rings[client].lock);
+    }
+}
+
 static void ht_rings_init(const char *post_file)
 {
     pthread_mutexattr_t attr;
@@ -321,7 +331,6 @@ static void ht_rings_init(const char *post_file)
             exit(EXIT_FAILURE);
         }
     }
-    ht_ring_thread_start();
 }
 
 void hypertrace_user_take_records(void)
@@ -331,9 +340,10 @@ void hypertrace_user_take_records(void)
     }
 }
 
+/* A child whose parent had the thread running gets one of its own */
 void hypertrace_user_fork_end(bool child)
 {
-    if (child && ht.enabled && ht.layout.ring_records) {
+    if (child && ht.enabled && qatomic_read(&ht.ring_thread_running)) {
         ht_ring_thread_start();
     }
 }

@@ -46,6 +46,7 @@ struct HypertraceState {
     uint32_t *ring_taken;       /* migrated */
     uint32_t ring_clients;      /* their number */
     QEMUTimer *ring_timer;
+    bool ring_timer_running;
     VMChangeStateEntry *ring_vmstate_entry;
     HypertracePostFile *post_file;
     GQueue pending;             /* boundaries to announce once stopped */
@@ -207,10 +208,8 @@ static void hypertrace_vm_state_change(void *opaque, bool running,
  */
 #define HYPERTRACE_RING_PERIOD_MS 2
 
-static void hypertrace_ring_take(void *opaque, uint64_t client)
+static void hypertrace_ring_take_client(HypertraceState *s, uint64_t client)
 {
-    HypertraceState *s = opaque;
-
     qemu_mutex_lock(&s->ring_lock[client]);
     hypertrace_ring_take_records(&s->layout, s->data_ptr, "hypertrace",
                                  client, s->post_file);
@@ -223,8 +222,34 @@ static void hypertrace_ring_take_all(HypertraceState *s)
 
     for (c = 0; c < s->layout.max_clients; c++) {
         if (hypertrace_ring_pending(&s->layout, s->data_ptr, c)) {
-            hypertrace_ring_take(s, c);
+            hypertrace_ring_take_client(s, c);
         }
+    }
+}
+
+static bool hypertrace_rings_armed(HypertraceState *s)
+{
+    uint64_t c;
+
+    for (c = 0; c < s->layout.max_clients; c++) {
+        if (ldl_le_p(s->data_ptr + c * s->layout.stride +
+                     HYPERTRACE_SLOT_RING_ARM) == HYPERTRACE_RING_ARMED) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The timer runs only while a client's ring is armed, so that a guest
+ * that does not post costs nothing: the first event of a client with an
+ * armed ring starts it, and it stops when no ring is armed any more
+ */
+static void hypertrace_ring_timer_start(HypertraceState *s)
+{
+    if (s->ring_timer && !qatomic_xchg(&s->ring_timer_running, true)) {
+        timer_mod(s->ring_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  HYPERTRACE_RING_PERIOD_MS);
     }
 }
 
@@ -233,8 +258,27 @@ static void hypertrace_ring_timer(void *opaque)
     HypertraceState *s = opaque;
 
     hypertrace_ring_take_all(s);
-    timer_mod(s->ring_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
-              HYPERTRACE_RING_PERIOD_MS);
+    if (hypertrace_rings_armed(s)) {
+        timer_mod(s->ring_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  HYPERTRACE_RING_PERIOD_MS);
+        return;
+    }
+    qatomic_set(&s->ring_timer_running, false);
+    /* a vCPU may have seen a ring armed since, and found the timer on */
+    if (hypertrace_rings_armed(s)) {
+        hypertrace_ring_timer_start(s);
+    }
+}
+
+/* An event of a client whose ring is armed: its records first */
+static void hypertrace_ring_take(void *opaque, uint64_t client)
+{
+    HypertraceState *s = opaque;
+
+    hypertrace_ring_timer_start(s);
+    if (hypertrace_ring_pending(&s->layout, s->data_ptr, client)) {
+        hypertrace_ring_take_client(s, client);
+    }
 }
 
 /* Nothing stays queued while the VM is stopped (migration, savevm, quit) */
@@ -245,6 +289,8 @@ static void hypertrace_ring_vm_state_change(void *opaque, bool running,
 
     if (!running) {
         hypertrace_ring_take_all(s);
+    } else if (hypertrace_rings_armed(s)) {
+        hypertrace_ring_timer_start(s);     /* migrated in, resumed */
     }
 }
 
@@ -279,8 +325,6 @@ static bool hypertrace_rings_realize(HypertraceState *s, Error **errp)
     if (replay_mode == REPLAY_MODE_NONE && s->ring_timer_on) {
         s->ring_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL,
                                      hypertrace_ring_timer, s);
-        timer_mod(s->ring_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
-                  HYPERTRACE_RING_PERIOD_MS);
     }
     s->ring_vmstate_entry = qemu_add_vm_change_state_handler(
         hypertrace_ring_vm_state_change, s);

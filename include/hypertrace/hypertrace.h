@@ -44,8 +44,9 @@ typedef struct HypertraceLayout {
      * Posted records (docs/specs/hypertrace.rst): the rings follow the
      * slots in the data channel; ring_records is 0 without rings.
      * ring_taken[c] counts the records QEMU took of client c; ring_take()
-     * takes client c's new records with the owner's lock held (before
-     * each event of the client, see hypertrace_control_store()).
+     * is called before each event of a client whose ring is armed (see
+     * hypertrace_control_store()) and takes its new records with the
+     * owner's lock held.
      */
     uint64_t ring_offset;
     uint64_t ring_stride;

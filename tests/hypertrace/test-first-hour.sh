@@ -80,8 +80,8 @@ read -r in out < <(inside_only roi.log exec_tb)
     bad "roi.log: $in exec_tb lines inside regions, $out outside"
 echo "roi.log: $in exec_tb lines, all inside the regions"
 for r in 1 2 3; do
-    grep -q "region=$r client=0 vcpu=0 depth=1 id=7 insns=[0-9]* loads=${r}0003 stores=${r}0001 " roi.txt ||
-        bad "roi.txt: region $r: want loads=${r}0003 stores=${r}0001"
+    grep -q "region=$r client=0 vcpu=0 depth=1 id=7 insns=[0-9]* loads=${r}0002 stores=${r}0000 " roi.txt ||
+        bad "roi.txt: region $r: want loads=${r}0002 stores=${r}0000"
 done
 [ "$(wc -l < mem.log)" -ge 120000 ] || bad "mem.log: $(wc -l < mem.log) lines"
 check_png region.png
@@ -108,8 +108,8 @@ read -r in out < <(inside_only guest.log exec_tb)
 grep -Eq '^work +3 ' "$work/system.out" || bad "system: the table has no 'work 3' line"
 for r in 1 2 3; do
     loads=$(sed -n "s/.*region=$r client=0 .* id=7 .*loads=\([0-9]*\) .*/\1/p" guest-roi.txt)
-    [ -n "$loads" ] && [ "$loads" -ge "${r}0003" ] ||
-        bad "guest-roi.txt: region $r: loads=${loads:-none}, want at least ${r}0003"
+    [ -n "$loads" ] && [ "$loads" -ge "${r}0002" ] ||
+        bad "guest-roi.txt: region $r: loads=${loads:-none}, want at least ${r}0002"
 done
 check_png guest.png
 

@@ -94,7 +94,8 @@ check "stalled post file" "$work/f.bin" "${simple[@]}" --post-file "$work/fifo.p
 # event, placed by qemu-hypertrace-regions through the flushes; from a
 # post file beside a simple trace, and from the log backend's lines.  The
 # event is traced once QEMU has taken the records before it: the log
-# backend's lines for them, a few microseconds each, make it late.
+# backend's lines for them, a write(2) each, make it late (tens of
+# microseconds at times on this host).
 TOOL=(/usr/bin/python3 "$HT_TREE/scripts/qemu-hypertrace-regions")
 ht_cc linux-user "$work/ht-post-timeline" "$G/ht-post-timeline.c" || exit 1
 "$QEMU_USER" -hypertrace "$work/t,post-file=$work/t.post" \
@@ -114,7 +115,7 @@ fi
     "$work/ht-post-timeline" 300 200 > t.out 2>&1 || bad "timeline, log: status $?"
 if "${TOOL[@]}" "$work/t.log" --json "$work/tl.json" > tool.out 2>&1; then
     out=$(/usr/bin/python3 "$HT_REPO/tests/hypertrace/check-post-timeline.py" \
-          "$work/tl.json" 300 --within 50) && echo "timeline, log backend: $out" ||
+          "$work/tl.json" 300 --within 100) && echo "timeline, log backend: $out" ||
         bad "timeline, log backend: $out"
 else
     bad "timeline, log backend: the tool failed: $(tail -n 3 tool.out)"

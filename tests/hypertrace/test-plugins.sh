@@ -134,10 +134,40 @@ check_roi "user mode, hypertrace-roi" roi-user.out 2 $INSIDE
     > log-user.out 2>&1 || bad "user mode: hypertrace-roi log=FILE failed"
 check_log "user mode, hypertrace-roi log=" log-user.out mem-user.log
 
+# 20000 short regions back to back: the plugin changes its instrumentation
+# three times in all (on at the first region, off after it, on again for
+# good), not twice per region, and every region counts the same loads and
+# stores, the loop's and the closing event's; summary=on sums them per id
+ht_cc linux-user ht-regions "$HT_REPO/tests/hypertrace/guest/ht-regions.c" || exit 1
+"$QEMU_USER" -hypertrace path="$work/u" -plugin "$ROI,out=$work/many.out" \
+    ./ht-regions 20000 10 > /dev/null || bad "ht-regions under hypertrace-roi failed"
+counts=$(sed -n 's/^hypertrace-roi: region=.* loads=\([0-9]*\) stores=\([0-9]*\) .*/\1 \2/p' \
+         many.out | sort | uniq -c)
+read -r nreg loads stores <<< "$counts"
+if [ "$(grep -c . <<< "$counts")" = 1 ] && [ "$nreg" = 20000 ] &&
+   [ "$loads" -ge 10 ] && [ "$loads" -le 14 ] &&
+   [ "$stores" -ge 10 ] && [ "$stores" -le 12 ] &&
+   grep -q "^hypertrace-roi: 3 translation flushes$" many.out; then
+    echo "20000 short regions: each loads=$loads stores=$stores; $(tail -n 1 many.out)"
+else
+    bad "20000 short regions: counts '$counts'; $(tail -n 2 many.out | tr '\n' ' ')"
+fi
+"$QEMU_USER" -hypertrace path="$work/u" \
+    -plugin "$ROI,out=$work/sum.out,summary=on" ./ht-regions 20000 10 > /dev/null ||
+    bad "ht-regions under hypertrace-roi summary=on failed"
+for id in 64 65 66 67; do
+    grep -q "^hypertrace-roi: id=$id regions=5000 insns=[0-9]* loads=$((5000 * ${loads:-0})) stores=$((5000 * ${stores:-0})) ns=[0-9]*$" sum.out ||
+        bad "summary=on: no line for id $id with 5000 regions: $(cat sum.out)"
+done
+grep -q "^hypertrace-roi: 20000 regions closed, 0 still open" sum.out ||
+    bad "summary=on: $(cat sum.out)"
+echo "summary=on: $(head -n 1 sum.out)"
+
 # A program without regions: nothing counted, nothing logged
 "$QEMU_USER" -plugin "$ROI,log=$work/mem-none.log,out=$work/none.out" \
     ./ht-loop 0 1000000 > /dev/null || bad "ht-loop without regions failed"
 grep -q "^hypertrace-roi: 0 regions closed, 0 still open" none.out &&
+    grep -q "^hypertrace-roi: 0 translation flushes$" none.out &&
     [ ! -s mem-none.log ] || bad "no regions: $(cat none.out), $(wc -l < mem-none.log) logged"
 
 # Other begin/end values: the default ones open nothing
@@ -150,6 +180,7 @@ grep -q "^hypertrace-roi: 0 regions closed" other.out ||
 # Bad options: QEMU refuses to start, with the plugin's reason
 for opt in "begin=3,end=3:begin and end must differ" \
            "begin=x:begin=x: not a number" "depth=2:unknown option depth=2" \
+           "summary=maybe:summary=maybe: on or off" \
            "log=/nonexistent/x:log=/nonexistent/x: No such file"; do
     if "$QEMU_USER" -plugin "$ROI,${opt%%:*}" ./ht-loop 0 1 > bad.out 2>&1; then
         bad "hypertrace-roi accepted ${opt%%:*}"

@@ -4,9 +4,9 @@
 tests/hypertrace/guest/ht-post-timeline: N regions on client 0, each
 ended by a posted event right before a synchronous event (arg1 = 0x7f <<
 32 | i).  Each region's end must land within --within microseconds of
-that event (95% of them: the host can preempt QEMU between the two, and
-the guest's clock runs on); prints the median, 95th percentile and
-largest distance.
+that event (90% of them: the host can preempt QEMU between the two, and
+the guest's clock runs on); prints the median, 90th and 95th percentile
+and largest distance.
 
 Usage: check-post-timeline.py TIMELINE.json N [--within US]
 """
@@ -45,16 +45,18 @@ def main():
             dist.append(abs(r["ts"] + r["dur"] - syncs[i]))
     dist.sort()
     if dist:
-        med, p95 = dist[len(dist) // 2], dist[int(len(dist) * 0.95)]
+        med = dist[len(dist) // 2]
+        p90, p95 = dist[int(len(dist) * 0.9)], dist[int(len(dist) * 0.95)]
         print("check-post-timeline: %d posted regions; their ends land from"
-              " the events fired right after them: median %.2f us, 95%% "
-              "within %.2f us, max %.2f us" % (len(regions), med, p95,
-                                                dist[-1]))
+              " the events fired right after them: median %.2f us, 90%% "
+              "within %.2f us, 95%% within %.2f us, max %.2f us" %
+              (len(regions), med, p90, p95, dist[-1]))
         # the host may preempt QEMU between the two: the guest's time
-        # runs on, and a few pairs are that far apart
-        if p95 > a.within:
-            errors.append("5%% of the ends land more than %.2f us from their"
-                          " events, want %g us at most" % (p95, a.within))
+        # runs on, and some pairs are that far apart
+        if p90 > a.within:
+            errors.append("10%% of the ends land more than %.2f us from "
+                          "their events, want %g us at most" %
+                          (p90, a.within))
     for e in errors:
         print("  " + e)
     return 1 if errors or not dist else 0

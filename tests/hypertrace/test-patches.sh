@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# make patches: six git-am-able series against upstream QEMU 10.2.x, one
+# make patches: seven git-am-able series against upstream QEMU 10.2.x, one
 # per directory with its cover letter, that apply in order (the first two
 # also alone) and pass scripts/checkpatch.pl with no errors (make-patches
 # checks both), and whose only checkpatch warnings are the ones their
@@ -64,7 +64,7 @@ if [ "$n" -gt 10 ] || [ -n "$unexpected" ]; then
     fail=1
 fi
 # The series, in order, each with its cover letter and its own numbering
-want="1-trace 2-tcg-lockless-mmio 3-hypertrace 4-plugins 5-timeline 6-posted"
+want="1-trace 2-tcg-lockless-mmio 3-hypertrace 4-plugins 5-timeline 6-posted 7-scale"
 got=$(cd "$out" && echo */ | tr -d /)
 [ "$got" = "$want" ] || { echo "FAIL: series $got, want $want"; fail=1; }
 for d in $want; do

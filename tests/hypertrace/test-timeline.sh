@@ -169,6 +169,43 @@ grep -q "unmatched: 0 begins, 1 ends" roi.txt && grep -q "3 regions, 6 other" ro
     grep -q "^unmatched end: client 0 at " roi.txt ||
     { cat roi.txt; bad "ht-roi: want 3 regions, 6 other events, 1 unmatched end"; }
 
+# The streaming path on what QEMU wrote: ht-roi's trace (nested regions,
+# an unmatched end) gives the same table as the in-memory path (--json),
+# and its --perfetto, read back by protoc's classes, has the regions
+$PY "$TOOL" roi.bin --json roi.json > roi-mem.txt 2>&1 ||
+    bad "the tool failed on ht-roi's trace with --json"
+if ! diff <(grep -v '^timeline:' roi-mem.txt) roi.txt > /dev/null; then
+    bad "ht-roi: the streaming and in-memory tables differ: $(diff roi-mem.txt roi.txt)"
+fi
+$PY "$TOOL" roi.bin --perfetto roi.pftrace > /dev/null 2>&1 ||
+    bad "the tool failed on ht-roi's trace with --perfetto"
+mkdir -p pb
+$PY "$HT_REPO/tests/hypertrace/check-perfetto.py" roi.pftrace pb > roi-pb.txt ||
+    { cat roi-pb.txt; bad "ht-roi's protobuf timeline does not decode"; }
+nslices=$(sed -n 's|^slices: .*: \([0-9]*\), total.*|\1|p' roi-pb.txt | awk '{ n += $1 } END { print n + 0 }')
+[ "${nslices:-0}" = 3 ] && grep -q "slices still open: 0" roi-pb.txt ||
+    { cat roi-pb.txt; bad "ht-roi's protobuf timeline: $nslices slices, want 3"; }
+echo "ht-roi --perfetto: $nslices slices, $(grep -c '^instants:' roi-pb.txt) kinds of instants"
+
+# Several traces at once, at scale: two generated traces (300000 regions
+# of 200 ns, 8 names; 100000 more in another process), streamed
+$PY "$HT_REPO/tests/hypertrace/gen-trace.py" big1.bin 300000 --pid 101
+$PY "$HT_REPO/tests/hypertrace/gen-trace.py" big2.bin 100000 --pid 102 --start 1000000050
+$PY "$TOOL" big1.bin big2.bin --perfetto big.pftrace > big.txt 2>&1 ||
+    { cat big.txt; bad "the tool failed on two generated traces"; }
+grep -q "^900000 events, 300000 regions, 300000 other events; unmatched: 0 begins, 0 ends" big.txt &&
+    grep -q "^300000 events, 100000 regions, 100000 other events; unmatched: 0 begins, 0 ends" big.txt &&
+    grep -Eq "^region 3 +50000 +10000000 +200 +200 +200 +200$" big.txt &&
+    grep -q "^== all 2 traces" big.txt ||
+    { cat big.txt; bad "two generated traces: wrong tables"; }
+$PY "$HT_REPO/tests/hypertrace/check-perfetto.py" big.pftrace pb > big-pb.txt ||
+    { tail -n 5 big-pb.txt; bad "the protobuf timeline of two traces does not decode"; }
+grep -q "^slices: big1.bin (pid 101) / client 0 / region 7: 37500, total 7500000 ns, min 200, max 200$" big-pb.txt &&
+    grep -q "^slices: big2.bin (pid 102) / client 0 / region 0: 12500, total 2500000 ns, min 200, max 200$" big-pb.txt &&
+    grep -q "^instants: big2.bin (pid 102) / client 0 / event 5: 100000$" big-pb.txt ||
+    { cat big-pb.txt; bad "the protobuf timeline of two traces: wrong slices"; }
+echo "two traces, --perfetto: $(tail -n 1 big-pb.txt), $(stat -c %s big.pftrace) bytes"
+
 # --- a Linux guest: regions named from the shell with qemu-hypertrace
 GCMD="$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"
 make -s -C "$(dirname "$GCMD")" > /dev/null || ht_die "building qemu-hypertrace"

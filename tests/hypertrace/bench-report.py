@@ -129,6 +129,11 @@ def main():
             r["unit"] = "events"
             r["ratio"] = ratio_to(r, key, "loss-expected")
             r["ratio_to"] = "expected"
+        elif r["op"].startswith("tool-"):
+            r["unit"] = {"tool-seconds": "s", "tool-events-per-s": "events/s",
+                         "tool-peak-mb": "MB", "tool-output-mb": "MB"}[r["op"]]
+            r["ratio"] = None
+            r["ratio_to"] = ""
         elif "-per-s-" in r["op"]:
             kind = r["op"].split("-")[0]
             r["unit"] = kind + "/s"
@@ -151,7 +156,8 @@ def main():
     table = []
     for r in rows:
         ratio = "" if r["ratio"] is None else "%.2fx" % r["ratio"]
-        fmt = {"ns/op": "%.1f", "ms/run": "%.1f"}.get(r["unit"], "%.0f")
+        fmt = {"ns/op": "%.1f", "ms/run": "%.1f", "s": "%.2f"}.get(r["unit"],
+                                                                 "%.0f")
         table.append([r["mode"], r["where"], r["variant"], r["op"],
                       fmt % r["median"], fmt % r["min"], fmt % r["max"],
                       r["unit"], ratio, r["ratio_to"]])

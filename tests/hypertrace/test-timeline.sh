@@ -205,6 +205,14 @@ grep -q "^slices: big1.bin (pid 101) / client 0 / region 7: 37500, total 7500000
     grep -q "^instants: big2.bin (pid 102) / client 0 / event 5: 100000$" big-pb.txt ||
     { cat big-pb.txt; bad "the protobuf timeline of two traces: wrong slices"; }
 echo "two traces, --perfetto: $(tail -n 1 big-pb.txt), $(stat -c %s big.pftrace) bytes"
+# A picture of more regions than pixels: drawn per pixel column
+$PY "$HT_REPO/tests/hypertrace/gen-trace.py" many.bin 20000
+$PY "$TOOL" many.bin --png many.png > many.txt 2>&1 ||
+    { cat many.txt; bad "--png of 20000 regions failed"; }
+got=$(ht_binfmt png many.png 2>&1)
+[[ $got =~ ^png\ [0-9]+x[0-9]+$ ]] && grep -q "^20000 regions" <(sed -n 's/^60000 events, //p' many.txt) ||
+    bad "--png of 20000 regions: $got; $(tail -n 2 many.txt)"
+echo "png of 20000 regions: $got"
 
 # --- a Linux guest: regions named from the shell with qemu-hypertrace
 GCMD="$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"

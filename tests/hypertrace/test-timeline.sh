@@ -205,6 +205,14 @@ grep -q "^slices: big1.bin (pid 101) / client 0 / region 7: 37500, total 7500000
     grep -q "^instants: big2.bin (pid 102) / client 0 / event 5: 100000$" big-pb.txt ||
     { cat big-pb.txt; bad "the protobuf timeline of two traces: wrong slices"; }
 echo "two traces, --perfetto: $(tail -n 1 big-pb.txt), $(stat -c %s big.pftrace) bytes"
+# Two traces joined into one file: refused with what to do instead
+cat big2.bin big2.bin > joined.bin
+if $PY "$TOOL" joined.bin > joined.txt 2>&1 ||
+   ! grep -q "another trace's header at byte $(stat -c %s big2.bin): traces joined into one file? give each QEMU's trace as a file of its own" joined.txt; then
+    bad "two traces in one file: $(cat joined.txt)"
+fi
+rm -f joined.bin
+
 # A picture of more regions than pixels: drawn per pixel column
 $PY "$HT_REPO/tests/hypertrace/gen-trace.py" many.bin 20000
 $PY "$TOOL" many.bin --png many.png > many.txt 2>&1 ||

@@ -11,9 +11,12 @@ BUILD=$(cd "$1" && pwd)
 work=$(mktemp -d)
 cd "$work"
 sessiond=""
+relayd=""
 cleanup() {
     local i
     lttng destroy ht >/dev/null 2>&1
+    lttng destroy fleet >/dev/null 2>&1
+    [ -z "$relayd" ] || kill "$relayd" 2>/dev/null
     if [ -n "$sessiond" ] && kill "$sessiond" 2>/dev/null; then
         # it stops its consumer daemons on the way out: wait for that
         for i in $(seq 50); do
@@ -65,6 +68,44 @@ babeltrace2 "$work/trace" > "$work/events.txt" 2>&1 || bad "babeltrace2 failed"
 grep guest_hypertrace "$work/events.txt"
 [ "$(grep -c 'qemu:guest_hypertrace' "$work/events.txt")" = 2 ] ||
     bad "want 2 qemu:guest_hypertrace events"
+# Two QEMUs recorded through a relay daemon over the network, as a fleet
+# of hosts would stream to one collector: per-process buffers with the
+# vpid context, so that qemu-hypertrace-regions puts each QEMU on a
+# process track of its own
+ht_cc linux-user "$work/ht-regions" "$HT_REPO/tests/hypertrace/guest/ht-regions.c"
+lttng-relayd -o "$work/relay" > "$work/relayd.log" 2>&1 &
+relayd=$!
+sleep 1
+if ! kill -0 "$relayd" 2>/dev/null; then
+    echo "SKIP relay: lttng-relayd does not start: $(head -n 1 "$work/relayd.log")"
+elif ! lttng create fleet --set-url=net://127.0.0.1 >/dev/null ||
+     ! lttng enable-channel -u --buffers-pid ch >/dev/null ||
+     ! lttng enable-event -u -c ch qemu:guest_hypertrace >/dev/null ||
+     ! lttng add-context -u -c ch -t vpid >/dev/null ||
+     ! lttng start >/dev/null; then
+    bad "lttng session through the relay daemon"
+else
+    for i in 1 2; do
+        LTTNG_UST_REGISTER_TIMEOUT=-1 "$ub/qemu-x86_64" -hypertrace "$work/f$i" \
+            "$work/ht-regions" $((100 * i)) 10 > /dev/null || bad "ht-regions $i"
+    done
+    lttng stop >/dev/null
+    lttng destroy fleet >/dev/null
+    /usr/bin/python3 "$ub/qemu-src/scripts/qemu-hypertrace-regions" "$work/relay" \
+        --perfetto "$work/fleet.pftrace" > "$work/fleet.txt" 2>&1 ||
+        { cat "$work/fleet.txt"; bad "qemu-hypertrace-regions on the relay daemon's traces"; }
+    cat "$work/fleet.txt"
+    grep -q "^900 events, 300 regions, 300 other events; unmatched: 0 begins, 0 ends" "$work/fleet.txt" &&
+        grep -Eq "^region 64 +75 " "$work/fleet.txt" ||
+        bad "the relay daemon's traces: want 300 regions of 2 QEMUs, 75 of region 64"
+    mkdir -p "$work/pb"
+    /usr/bin/python3 "$HT_REPO/tests/hypertrace/check-perfetto.py" "$work/fleet.pftrace" \
+        "$work/pb" > "$work/fleet-pb.txt" || bad "the fleet's protobuf timeline does not decode"
+    procs=$(sed -n 's|^slices: \([^/]*\) / client 0 / .*|\1|p' "$work/fleet-pb.txt" | sort -u | wc -l)
+    [ "$procs" = 2 ] || { cat "$work/fleet-pb.txt"; bad "the fleet's timeline: $procs processes with slices, want 2"; }
+    echo "relay daemon: 2 QEMUs, $procs process tracks on one timeline"
+fi
+
 # A field's value, however babeltrace2 prints its base (decimal, or 0x...
 # for a field with a hexadecimal display base)
 field() {

@@ -267,6 +267,38 @@ print(sum(1 for e in json.load(open(sys.argv[1]))["traceEvents"]
     else
         bad "icount: --qemu-events failed: $(cat qemu.out)"
     fi
+    # --window regions: only the serial_write events around the guest's
+    # events, fewer than the whole boot's
+    if "${TOOL[@]}" icount.log --qemu-events 'serial_w*' --window regions \
+            --json window.json > window.out 2>&1; then
+        n_win=$(sed -n 's/^QEMU events: \([0-9]*\) of \([0-9]*\) within --window regions$/\1/p' window.out)
+        echo "icount: --window regions: $(grep 'within --window' window.out)"
+        [ -n "$n_win" ] && [ "$n_win" -gt 0 ] && [ "$n_win" -lt "$n_log" ] ||
+            bad "icount: --window regions kept ${n_win:-no} of $n_log serial_write events"
+    else
+        bad "icount: --window regions failed: $(cat window.out)"
+    fi
+    # a window in ms from the first guest event: those before it and
+    # those after it make up the whole
+    n_before=$("${TOOL[@]}" icount.log --qemu-events 'serial_w*' \
+        --window :0 | sed -n 's/^QEMU events: \([0-9]*\) of .* within --window :0$/\1/p')
+    n_after=$("${TOOL[@]}" icount.log --qemu-events 'serial_w*' \
+        --window 0: | sed -n 's/^QEMU events: \([0-9]*\) of .* within --window 0:$/\1/p')
+    echo "icount: --window :0 and 0: keep ${n_before:-?} and ${n_after:-?} of $n_log"
+    [ -n "$n_before" ] && [ -n "$n_after" ] && [ "$n_after" -ge "$n_win" ] &&
+        [ $((n_before + n_after)) = "$n_log" ] ||
+        bad "icount: --window :0 and 0: do not split the serial_write events"
+    for w in 5 10:5 x:y; do
+        if "${TOOL[@]}" icount.log --qemu-events serial_write --window "$w" \
+                > badwin.out 2>&1 ||
+                ! grep -q "^qemu-hypertrace-regions: --window $w: " badwin.out; then
+            bad "icount: --window $w was not refused: $(cat badwin.out)"
+        fi
+    done
+    if "${TOOL[@]}" icount.log --window regions > badwin.out 2>&1 ||
+            ! grep -q "^qemu-hypertrace-regions: --window .* goes with --qemu-events" badwin.out; then
+        bad "icount: --window without --qemu-events: $(cat badwin.out)"
+    fi
     "${TOOL[@]}" icount.log --guest-trace icount-ftrace.txt --qemu-events nosuch > nosuch.out 2>&1
     grep -q "warning: no event of icount.log matches --qemu-events nosuch" nosuch.out ||
         bad "icount: --qemu-events with no match: $(cat nosuch.out)"

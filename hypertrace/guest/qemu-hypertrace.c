@@ -854,14 +854,43 @@ static uint64_t mono_ns(void)
 /*
  * Longer than this between the marker and its event, and the two are not
  * one instant any more (under TCG a pair takes about 10 us; a host that
- * deschedules the vCPU in between stretches it on both clocks)
+ * deschedules the vCPU in between stretches it on both clocks)...
  */
 #define MARK_SLACK_NS 100000
+
+/*
+ * ...or longer than this many system calls: under -icount every
+ * instruction costs the guest's clock the same virtual time, and a
+ * system call can take a millisecond of it; a slack that counts in
+ * system calls follows what the guest's clock makes of one
+ */
+#define MARK_SLACK_SYSCALLS 25
+
+/* The guest clock's cost of a system call, the fastest of a few */
+static uint64_t syscall_ns(void)
+{
+    static unsigned long cost;      /* a word: atomic on every target */
+    unsigned long c = __atomic_load_n(&cost, __ATOMIC_RELAXED);
+
+    if (!c) {
+        c = ULONG_MAX;
+        for (int i = 0; i < 3; i++) {
+            uint64_t t0 = mono_ns(), t;
+
+            getppid();
+            t = mono_ns() - t0;
+            c = t < c ? t : c;
+        }
+        c = c ? c : 1;
+        __atomic_store_n(&cost, c, __ATOMIC_RELAXED);
+    }
+    return c;
+}
 
 int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
 {
     size_t len = strlen(text);
-    uint64_t t0 = 0;
+    uint64_t t0 = 0, slack;
     int fd, err = ENOENT;
     long before = -1;
     ssize_t n = -1;
@@ -872,7 +901,16 @@ int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
     }
     fd = marker_fd();
     if (fd >= 0) {
+        slack = MARK_SLACK_SYSCALLS * syscall_ns();
+        slack = slack > MARK_SLACK_NS ? slack : MARK_SLACK_NS;
         before = switches();
+        /*
+         * The marker's host time lies between this event and the next:
+         * under -icount, where the guest's clock and the host's part
+         * across idle time, the two bound it on the host clock
+         */
+        qemu_hypertrace(client, (uint64_t)QEMU_HYPERTRACE_BRACKET_TAG << 32 |
+                        (uint32_t)arg1);
         t0 = mono_ns();
         /* the marker's timestamp is taken in this call... */
         n = write(fd, text, len);
@@ -882,7 +920,7 @@ int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
     qemu_hypertrace(client, arg1);
     if (n == (ssize_t)len) {
         /* a preemption on the way back from write() parts the two */
-        return mono_ns() - t0 > MARK_SLACK_NS ||
+        return mono_ns() - t0 > slack ||
                (before >= 0 && switches() != before) ?
                QEMU_HYPERTRACE_MARK_LATE : 1;
     }

@@ -246,6 +246,8 @@ static inline int qemu_hypertrace_post_inline_(uint64_t client,
  */
 #define QEMU_HYPERTRACE_SYNC_TAG 0x68747379u   /* "htsy": a sync point */
 #define QEMU_HYPERTRACE_MARK_TAG 0x68746d6bu   /* "htmk": a named mark */
+/* the event right before a marker: arg1's low 32 bits are its event's */
+#define QEMU_HYPERTRACE_BRACKET_TAG 0x68746272u /* "htbr" */
 
 /*
  * qemu_hypertrace_mark:
@@ -256,12 +258,14 @@ static inline int qemu_hypertrace_post_inline_(uint64_t client,
  * Write @text into the guest's ftrace buffer (the trace_marker file of
  * tracefs, at /sys/kernel/tracing or /sys/kernel/debug/tracing), then emit
  * one event as qemu_hypertrace() does, whether the marker could be
- * written or not.
+ * written or not.  When there is a trace_marker, an event with arg1 =
+ * QEMU_HYPERTRACE_BRACKET_TAG << 32 | (low 32 bits of @arg1) comes right
+ * before the marker, so that two events bound the marker's host time.
  *
  * Returns: 1 when the marker was written; QEMU_HYPERTRACE_MARK_LATE when
  * it was, but the thread was switched out between the marker and the
- * event, or more than 100 us of CLOCK_MONOTONIC passed between them, so
- * that the two are not one instant; 0 when the
+ * event, or more of CLOCK_MONOTONIC passed between them than 100 us and
+ * 25 system calls take, so that the two are not one instant; 0 when the
  * marker was not written (no tracefs mounted, or ftrace refused it: errno
  * says why), the event being emitted all the same; -1 with errno EINVAL,
  * and no event, when @client is out of range or init has not succeeded.

@@ -7,7 +7,11 @@ The guest wrote "qemu-hypertrace mark check-K" markers, each right before
 an event of its own; they take no part in the fit.  The tool's timeline
 (JSON) places each marker on the host clock; QEMU's log (-msg
 timestamp=on) has the host time of its event.  Every marker must land
-within BOUND microseconds of its event.  And each region's workload task
+within BOUND microseconds of its event, or, where the timeline says how
+far its placement can be off (host_bound_us: mapped through QEMU's
+virtual clock, under -icount), between the event the guest library
+emits right before the marker and the marker's own, as QEMU's log has
+them, with that span as the bound.  And each region's workload task
 (its pid from the guest console: "NAME pid N") must run, by the guest's
 sched_switch slices in the timeline, only inside its region as QEMU's
 trace has it.
@@ -37,6 +41,7 @@ import sys
 import time
 
 MARK_TAG = 0x68746d6b
+BRACKET_TAG = 0x68746272
 # guest_hypertrace, or guest_hypertrace_clock (the same fields, no cpu
 # with 8 arguments, and the virtual clock)
 LINE = re.compile(r"^(?:(\d+)@(\d+)\.(\d+):|(\S+?)(?:\.(\d+))?Z )"
@@ -152,9 +157,16 @@ def main():
     # held-out markers: the k-th "mark NAME" of the guest against the k-th
     # host event of that name's mark
     host_marks = {}
-    for ns, args, _ in host:
+    before = {}
+    for ns, args, client in host:
         if args[0] >> 32 == MARK_TAG and len(args) > 1:
-            host_marks.setdefault(args[1], []).append(ns)
+            pre = before.get(client)
+            if pre and (pre[1][0] >> 32 != BRACKET_TAG or
+                        pre[1][0] & 0xffffffff != args[0] & 0xffffffff):
+                pre = None
+            host_marks.setdefault(args[1], []).append(
+                (ns, pre[0] if pre else None))
+        before[client] = (ns, args)
     guest_marks = {}
     late = 0
     for e in guest:
@@ -163,8 +175,10 @@ def main():
             is_late = name.endswith(" (late)")
             name = name[:-7] if is_late else name
             guest_marks.setdefault(name, []).append(
-                (t0 + round(e["ts"] * 1000), is_late))
+                (t0 + round(e["ts"] * 1000), is_late,
+                 e["args"].get("host_bound_us")))
     errors = []
+    bracketed = []
     for name, times in sorted(guest_marks.items()):
         htimes = host_marks.get(fnv(name), [])
         if len(htimes) != len(times):
@@ -172,11 +186,25 @@ def main():
                             (name, len(times), len(htimes)))
         # a mark the guest reports late (switched out between marker and
         # event) is no sample of the alignment
-        for (g, is_late), h in zip(sorted(times), sorted(htimes)):
+        for (g, is_late, rb), (h, pre) in zip(sorted(times), sorted(htimes)):
             if is_late:
                 late += 1
+                continue
+            errors.append((abs(g - h), g - h, name))
+            if rb is None:
+                continue
+            # the bound the timeline gives: the span between the two
+            # events around the marker, from the log
+            if pre is None:
+                problems.append("mark %s: the timeline gives a bound, but "
+                                "the log has no event right before its "
+                                "event" % name)
+            elif abs(rb * 1000 - (h - pre)) > 1000:
+                problems.append("mark %s: bound %.1f us in the timeline, "
+                                "%.1f us between its two events in the log"
+                                % (name, rb, (h - pre) / 1e3))
             else:
-                errors.append((abs(g - h), g - h, name))
+                bracketed.append((h - pre, name, pre <= g <= h))
     if late:
         print("check-guest-ftrace: %d marks late by the guest's own account,"
               " not counted" % late)
@@ -192,8 +220,20 @@ def main():
                errors[len(errors) // 2][0] / 1e3,
                "bound %.0f us" % (marks_bound / 1e3) if marks_bound
                else "measured only"))
+        inside = {name for _, name, ok in bracketed if ok}
+        if bracketed:
+            spans = sorted(x[0] for x in bracketed)
+            print("check-guest-ftrace: %d marks with a bound in the "
+                  "timeline, %d of them between their two events in the "
+                  "log; the two events %.1f us apart at most, median %.1f "
+                  "us" % (len(bracketed), len(inside), spans[-1] / 1e3,
+                          spans[len(spans) // 2] / 1e3))
+            for _, name, ok in bracketed:
+                if not ok:
+                    problems.append("mark %s lands outside its two events"
+                                    % name)
         for err, signed, name in errors:
-            if marks_bound and err > marks_bound:
+            if marks_bound and err > marks_bound and name not in inside:
                 problems.append("mark %s lands %+.1f us from its event" %
                                 (name, signed / 1e3))
 

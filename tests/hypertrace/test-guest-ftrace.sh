@@ -4,8 +4,8 @@
 # The guest's own tracing on the host's timeline: a Linux guest (-smp 2,
 # TCG) enables sched_switch in its ftrace, runs "qemu-hypertrace sync",
 # two regions of work with held-out "qemu-hypertrace mark" markers from
-# the other CPU, and a second sync, and writes its ftrace trace to a
-# second serial port.  qemu-hypertrace-regions --guest-trace puts that
+# the other CPU, ten marks each right after a sleep, and a second sync,
+# and writes its ftrace trace to a second serial port.  qemu-hypertrace-regions --guest-trace puts that
 # trace on the host clock; check-guest-ftrace.py checks, from QEMU's log
 # alone, that each held-out marker lands within 50 us of its event and
 # that each region's task runs inside its region.  Then the tool's
@@ -57,6 +57,14 @@ for w in work1 work2; do
     done
     wait $work
 done
+# marks right after a sleep: under -icount the host's clock and the
+# virtual one part across idle time
+k=1
+while [ $k -le 10 ]; do
+    usleep $((20000 + k * 1700))
+    qemu-hypertrace mark after-sleep-$k || exit 1
+    k=$((k+1))
+done
 qemu-hypertrace sync --count 5 --interval 10 || exit 1
 echo 0 > $T/tracing_on
 cat $T/trace > /dev/ttyS1
@@ -91,7 +99,8 @@ align() {
     grep "^guest clock\|^host clock" "$name.out" | sed "s/^/$name: /"
     grep "^warning" "$name.out" | sed "s/^/$name: /"
     /usr/bin/python3 "$CHECK" "$name.log" "$name.json" "$name.txt" \
-        "$name-ftrace.txt" "$BOUND_US" work1 work2 | sed "s/^/$name: /"
+        "$name-ftrace.txt" "$BOUND_US" work1 work2 | tee "$name.check" |
+        sed "s/^/$name: /"
     [ "${PIPESTATUS[0]}" = 0 ] || bad "$name: the guest trace is not where QEMU's says"
 }
 
@@ -212,8 +221,12 @@ fi
 # speed QEMU happens to execute them, so the sync pairs lie on no line on
 # the host clock.  With guest_hypertrace_clock QEMU records its virtual
 # clock, which the guest's follow, at each event: the tool fits the
-# guest's clock onto it and maps it onto the host's through every event,
-# and the held-out marks are held to the same bound as under TCG
+# guest's clock onto it and maps it onto the host's through every event.
+# Across a sleep the host's clock and the virtual one part: a marker
+# lies between the event the guest library emits right before it and its
+# own, and the tool places it there and gives that span as the bound of
+# its place; a held-out mark lands within 50 us of its event as under
+# TCG, or between its two events, as QEMU's log has them
 printf 'work1\nwork2\n' > names.txt
 # (and QEMU's own events on the timeline: a chatty one, which would
 # hold up the log's timestamps in the TCG run)
@@ -235,6 +248,15 @@ if boot icount 2 -icount shift=auto \
     else
         bad "icount: simple backend: $(tr '\n' '|' < simple.out)"
     fi
+    # through the virtual clock, each mark between the event the guest
+    # library emits before its marker and its own: the bound of its place
+    grep "^host placement: " icount.out | sed "s/^/icount: /"
+    n_bound=$(sed -n 's/^check-guest-ftrace: \([0-9]*\) marks with a bound in the timeline, \1 of them between their two events in the log;.*/\1/p' icount.check)
+    n_marks=$(grep -c "tracing_mark_write: hypertrace-mark " icount-ftrace.txt)
+    n_late=$(grep -c "tracing_mark_write: hypertrace-late id=" icount-ftrace.txt)
+    [ "$n_marks" = 30 ] && [ -n "$n_bound" ] &&
+        [ "$n_bound" = $((n_marks - n_late)) ] ||
+        bad "icount: ${n_bound:-no} marks between their two events, of $n_marks marks ($n_late late)"
     grep -q "^guest clock: virtual = a \* guest + b" icount.out &&
         grep -q "^host clock: from the virtual clock through [0-9]* events" icount.out ||
         bad "icount: the tool did not map through the virtual clock: $(tr '\n' '|' < icount.out)"

@@ -890,7 +890,7 @@ static uint64_t syscall_ns(void)
 int qemu_hypertrace_mark(uint64_t client, uint64_t arg1, const char *text)
 {
     size_t len = strlen(text);
-    uint64_t t0 = 0, slack;
+    uint64_t t0 = 0, slack = MARK_SLACK_NS;
     int fd, err = ENOENT;
     long before = -1;
     ssize_t n = -1;

@@ -213,6 +213,33 @@ if $PY "$TOOL" joined.bin > joined.txt 2>&1 ||
 fi
 rm -f joined.bin
 
+# Two programs whose regions cross, their logs sorted into one: each end
+# closes the other program's region, which the tool says, with what to
+# do; the two logs given as they are pair right, without a warning
+cmd_u="$BUILD/x86_64-linux-user/hypertrace/guest/qemu-hypertrace"
+"$QEMU_USER" -hypertrace path="$work/xa" -trace guest_hypertrace \
+    -msg timestamp=on -D "$work/xa.log" "$cmd_u" run first -- /bin/sleep 0.6 &
+sleep 0.3
+"$QEMU_USER" -hypertrace path="$work/xb" -trace guest_hypertrace \
+    -msg timestamp=on -D "$work/xb.log" "$cmd_u" run second -- /bin/sleep 0.6
+wait
+printf 'first\nsecond\n' > xnames.txt
+sort xa.log xb.log > xab.log
+for opt in "" "--json xab.json"; do
+    # shellcheck disable=SC2086
+    $PY "$TOOL" xab.log --names xnames.txt $opt > xab.txt 2>&1 ||
+        bad "the tool failed on two sorted logs: $(cat xab.txt)"
+    grep -q "^warning: xab.log: 2 ends closed a region of another name (the first: the end of first closed second, client 0 at [0-9.]* ms): the regions of several programs joined into one trace (sort a.log b.log, one -D file for several QEMUs) pair each other's events; give each QEMU a trace of its own and the tool the files together$" xab.txt ||
+        bad "two sorted logs${opt:+ ($opt)}: no warning: $(cat xab.txt)"
+done
+$PY "$TOOL" xa.log xb.log --names xnames.txt > xsep.txt 2>&1 ||
+    bad "the tool failed on two logs: $(cat xsep.txt)"
+if grep -q "^warning" xsep.txt ||
+   [ "$(grep -Ec '^(first|second) +1 +(6[0-9][0-9])\.' xsep.txt)" != 4 ]; then
+    bad "two logs given apart: $(cat xsep.txt)"
+fi
+echo "two programs' logs sorted into one: $(grep -c '^warning' xab.txt) warning; given apart: $(grep -E '^(first|second) ' xsep.txt | sort -u | tr -s ' ' | tr '\n' ';')"
+
 # A picture of more regions than pixels: drawn per pixel column
 $PY "$HT_REPO/tests/hypertrace/gen-trace.py" many.bin 20000
 $PY "$TOOL" many.bin --png many.png > many.txt 2>&1 ||

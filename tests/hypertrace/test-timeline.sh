@@ -248,6 +248,23 @@ got=$(ht_binfmt png many.png 2>&1)
 [[ $got =~ ^png\ [0-9]+x[0-9]+$ ]] && grep -q "^20000 regions" <(sed -n 's/^60000 events, //p' many.txt) ||
     bad "--png of 20000 regions: $got; $(tail -n 2 many.txt)"
 echo "png of 20000 regions: $got"
+# that picture is streamed; the in-memory path (with --json) draws the
+# same pixels
+$PY "$TOOL" many.bin --png many-mem.png --json many.json > /dev/null 2>&1 ||
+    bad "--png with --json of 20000 regions failed"
+same=$(/usr/bin/python3 -c 'import sys, matplotlib.image as im, numpy as np
+a, b = im.imread(sys.argv[1]), im.imread(sys.argv[2])
+print(int((np.abs(a - b).sum(axis=2) > 0.01).sum()) if a.shape == b.shape
+      else "shapes %s %s" % (a.shape, b.shape))' many.png many-mem.png)
+[ "$same" = 0 ] || bad "--png streamed and in memory: $same pixels differ"
+# several traces on one picture, a row per process
+$PY "$TOOL" big1.bin big2.bin --png big.png > bigpng.txt 2>&1 ||
+    { cat bigpng.txt; bad "--png of two traces failed"; }
+got=$(ht_binfmt png big.png 2>&1)
+[[ $got =~ ^png\ [0-9]+x[0-9]+$ ]] && grep -q "^== all 2 traces" bigpng.txt &&
+    grep -q "^picture: big.png$" bigpng.txt ||
+    bad "--png of two traces: $got; $(tail -n 2 bigpng.txt)"
+echo "png of two traces (400000 regions): $got, the streamed and in-memory pictures of 20000 regions: $same pixels apart"
 
 # --- a Linux guest: regions named from the shell with qemu-hypertrace
 GCMD="$BUILD/x86_64-softmmu/hypertrace/guest/qemu-hypertrace"

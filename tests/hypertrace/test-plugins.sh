@@ -129,6 +129,23 @@ check_events "user mode, trace event enabled" user2.out
     -plugin "$ROI" ./ht-loop -t 2 $INSIDE 2000000 \
     > roi-user.out 2>&1 || bad "user mode: ht-loop under hypertrace-roi failed"
 check_roi "user mode, hypertrace-roi" roi-user.out 2 $INSIDE
+# summary=on with one id in four threads (four vCPUs) at once: its sums
+# are the four regions', 1+2+3+4 times INSIDE loads and stores, and 1%
+# more at most (the library's accesses at each end)
+"$QEMU_USER" -hypertrace path="$work/u",max-clients=4 \
+    -plugin "$ROI,summary=on" ./ht-loop -s -t 4 $INSIDE 200000 \
+    > roi-same.out 2>&1 || bad "user mode: ht-loop -s under summary=on failed"
+line=$(grep "^hypertrace-roi: id=7 " roi-same.out || true)
+want=$((10 * INSIDE))
+if [[ $line =~ regions=4\ insns=[0-9]+\ loads=([0-9]+)\ stores=([0-9]+)\ ns=[1-9] ]] &&
+   [ "${BASH_REMATCH[1]}" -ge $want ] && [ "${BASH_REMATCH[1]}" -le $((want + want / 100)) ] &&
+   [ "${BASH_REMATCH[2]}" -ge $want ] && [ "${BASH_REMATCH[2]}" -le $((want + want / 100)) ] &&
+   grep -q "^hypertrace-roi: id=100 regions=1 " roi-same.out &&
+   grep -q "^hypertrace-roi: 5 regions closed, 0 still open at exit, 0 ends without an open region$" roi-same.out; then
+    echo "summary=on, one id on 4 vCPUs: $line"
+else
+    bad "summary=on, one id on 4 vCPUs: $(cat roi-same.out)"
+fi
 "$QEMU_USER" -hypertrace path="$work/u",max-clients=2 \
     -plugin "$ROI,log=$work/mem-user.log" ./ht-loop 500 20000 \
     > log-user.out 2>&1 || bad "user mode: hypertrace-roi log=FILE failed"

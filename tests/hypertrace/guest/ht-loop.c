@@ -3,10 +3,11 @@
  * makes exactly one load and one store (a volatile counter incremented in
  * place), run inside and outside hypertrace regions.
  *
- * Usage: ht-loop [-b BASE] [-c] [-t THREADS] INSIDE OUTSIDE
+ * Usage: ht-loop [-b BASE] [-c] [-s] [-t THREADS] INSIDE OUTSIDE
  *   Thread t (client t) runs OUTSIDE iterations, a region with id 7 + t
  *   (arg1 = 1 begins, 0 ends, arg2 = id) of INSIDE * (t + 1) iterations,
- *   then OUTSIDE iterations again.  After the threads, the main thread
+ *   then OUTSIDE iterations again; with -s every thread's region has
+ *   id 7 (one id on several vCPUs at once).  After the threads, the main thread
  *   runs a region with id 100 of 1000 iterations on a counter whose
  *   address it prints ("ht-loop: logged 0x...").  INSIDE = 0: no region
  *   at all, only OUTSIDE iterations (a program without regions).
@@ -31,6 +32,7 @@
 
 static const char *base;
 static int pin;
+static int same_id;
 static long inside, outside;
 static volatile uint64_t cells[64][8];  /* a cache line per thread */
 static volatile uint64_t logged;
@@ -83,7 +85,7 @@ static void *worker(void *opaque)
 
     pin_to(t);
     loop(cells[t], outside);
-    region(t, 7 + t, cells[t], inside * (t + 1));
+    region(t, same_id ? 7 : 7 + t, cells[t], inside * (t + 1));
     loop(cells[t], outside);
     return NULL;
 }
@@ -94,10 +96,13 @@ int main(int argc, char **argv)
     pthread_t tids[64];
     int opt;
 
-    while ((opt = getopt(argc, argv, "b:ct:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:cst:")) != -1) {
         switch (opt) {
         case 'c':
             pin = 1;
+            break;
+        case 's':
+            same_id = 1;
             break;
         case 'b':
             base = optarg;
@@ -110,7 +115,7 @@ int main(int argc, char **argv)
         }
     }
     if (argc - optind != 2 || threads < 1 || threads > 64) {
-        fprintf(stderr, "usage: ht-loop [-b BASE] [-c] [-t THREADS] INSIDE"
+        fprintf(stderr, "usage: ht-loop [-b BASE] [-c] [-s] [-t THREADS] INSIDE"
                 " OUTSIDE\n");
         return 2;
     }

@@ -40,13 +40,15 @@ def main():
     last_drop_ns = None
     errors = []
 
+    def waited_for_room(timestamp_ns):
+        return last_drop_ns is not None and \
+            timestamp_ns < last_drop_ns - LATE_NS
+
     class Count(simpletrace.Analyzer2):
         def guest_hypertrace(self, cpu, arg1, *rest, timestamp_ns,
                              **kwargs):
             nonlocal guest_waited
-            if last_drop_ns is not None and \
-                    timestamp_ns < last_drop_ns - LATE_NS:
-                guest_waited += 1
+            guest_waited += waited_for_room(timestamp_ns)
             if arg1 >= a.events:
                 errors.append("an event with arg1=%d" % arg1)
             seen[arg1] = seen.get(arg1, 0) + 1
@@ -55,9 +57,7 @@ def main():
                              timestamp_ns, **kwargs):
             nonlocal signals, waited
             signals += 1
-            if last_drop_ns is not None and \
-                    timestamp_ns < last_drop_ns - LATE_NS:
-                waited += 1
+            waited += waited_for_room(timestamp_ns)
 
         def Dropped_Event(self, num_events_dropped, *, timestamp_ns,
                           **kwargs):
